@@ -1,0 +1,1 @@
+//! Runnable examples of ugc. Run one with `cargo run -p ugc-examples --example <name>`.

@@ -1,0 +1,1 @@
+//! End-to-end tests of ugc; the test files are under `tests/tests/`.
