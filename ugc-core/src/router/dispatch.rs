@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
 
+use crate::breaker::Permit;
 use crate::clock::{Clock, timeout};
 use crate::provider::{CallContext, ErrorClass, JobHandle, JobStatus, ProviderError, Submission};
 use crate::request::Request;
@@ -11,7 +12,7 @@ use crate::{Error, ErrorKind, Media, Usage};
 
 use super::backoff::DecorrelatedJitterBackoff;
 use super::outcome::{Attempt, AttemptResult, Outcome, SkipReason};
-use super::state::Unusable;
+use super::state::{InFlight, Unusable};
 use super::strategy::Candidate;
 use super::{DecorrelatedJitter, DispatchOptions, Route, Router};
 
@@ -20,6 +21,8 @@ use super::{DecorrelatedJitter, DispatchOptions, Route, Router};
 struct Local {
     /// Out of this dispatch (retries spent, misconfigured, over budget, ...).
     excluded: bool,
+    /// Costs more than the caller's budget: never part of an ETA either.
+    over_budget: bool,
     /// Retry delays left for transient failures.
     backoff: Option<DecorrelatedJitterBackoff>,
     /// Calls made so far in this dispatch.
@@ -130,6 +133,7 @@ impl<'r> Run<'r> {
             for (pos, local) in locals.iter_mut().enumerate() {
                 if run.candidates[pos].cost_micros > budget {
                     local.excluded = true;
+                    local.over_budget = true;
                     run.skip(pos, SkipReason::OverBudget, None, start);
                 }
             }
@@ -165,17 +169,17 @@ impl<'r> Run<'r> {
                 return self.timed_out();
             }
             let (chosen, earliest) = self.choose(prefer.take(), now);
-            let Some(pos) = chosen else {
+            let Some((pos, permit, slot)) = chosen else {
                 return match earliest {
                     Some(at) if at < self.deadline => {
                         self.clock().sleep_until(at).await;
                         continue;
                     }
-                    Some(at) => self.deferred(at.saturating_duration_since(now)),
+                    Some(at) => self.deferred(at, now),
                     None => self.exhausted(),
                 };
             };
-            match self.call(pos).await {
+            match self.call(pos, permit, slot, now).await {
                 Ok(media) => return self.done(pos, media),
                 Err(error) => {
                     if let Some(outcome) = self.after_failure(pos, error, &mut prefer).await {
@@ -186,9 +190,13 @@ impl<'r> Run<'r> {
         }
     }
 
-    /// The first usable candidate (the preferred one first), or the earliest moment one of
-    /// the others becomes usable.
-    fn choose(&mut self, prefer: Option<usize>, now: Instant) -> (Option<usize>, Option<Instant>) {
+    /// The first usable candidate (the preferred one first), admitted (breaker permit,
+    /// self-limit and in-flight slots taken), or the earliest moment one becomes usable.
+    fn choose(
+        &mut self,
+        prefer: Option<usize>,
+        now: Instant,
+    ) -> (Option<Admitted<'r>>, Option<Instant>) {
         let n = self.candidates.len();
         let order = prefer
             .into_iter()
@@ -199,8 +207,11 @@ impl<'r> Run<'r> {
                 continue;
             }
             let state = &self.route(pos).state;
-            match state.check(now, self.router.config.concurrency_wait) {
-                Ok(()) => return (Some(pos), earliest),
+            match state
+                .check(now, self.router.config.concurrency_wait)
+                .and_then(|()| state.admit(now))
+            {
+                Ok((permit, slot)) => return (Some((pos, permit, slot)), earliest),
                 Err(Unusable { reason, until }) => {
                     if self.locals[pos].last_skip != Some(reason) {
                         self.locals[pos].last_skip = Some(reason);
@@ -215,15 +226,16 @@ impl<'r> Run<'r> {
         (None, earliest)
     }
 
-    /// One call to the endpoint at `pos`, including the polling of its job.
-    async fn call(&mut self, pos: usize) -> Result<Media, Failure> {
+    /// One call to the admitted endpoint at `pos`, including the polling of its job.
+    async fn call(
+        &mut self,
+        pos: usize,
+        permit: Permit<'r>,
+        slot: InFlight<'r>,
+        started: Instant,
+    ) -> Result<Media, Failure> {
         let route = self.route(pos);
         let clock = self.clock();
-        let started = clock.now();
-        let (permit, slot) = match route.state.admit(started) {
-            Ok(admitted) => admitted,
-            Err(Unusable { reason, until }) => return Err(Failure::Skipped(reason, until)),
-        };
         let local = &mut self.locals[pos];
         local.calls += 1;
         local.last_skip = None;
@@ -272,7 +284,11 @@ impl<'r> Run<'r> {
                 } else {
                     permit.release();
                 }
-                Err(Failure::Call(error, started, latency))
+                Err(Failure {
+                    error,
+                    started,
+                    latency,
+                })
             }
         }
     }
@@ -334,16 +350,11 @@ impl<'r> Run<'r> {
         failure: Failure,
         prefer: &mut Option<usize>,
     ) -> Option<Outcome> {
-        let (error, started, latency) = match failure {
-            Failure::Skipped(reason, until) => {
-                // Lost a race for the last permit or slot: treat like a skip seen in `choose`.
-                let now = self.clock().now();
-                self.locals[pos].last_skip = Some(reason);
-                self.skip(pos, reason, until, now);
-                return None;
-            }
-            Failure::Call(error, started, latency) => (error, started, latency),
-        };
+        let Failure {
+            error,
+            started,
+            latency,
+        } = failure;
         let config = &self.router.config;
         let route = self.route(pos);
         let state = &route.state;
@@ -386,12 +397,12 @@ impl<'r> Run<'r> {
             message,
         );
         // The failure already says when the endpoint is usable again: no skip entry for it.
-        self.locals[pos].last_skip = state
-            .check(now, config.concurrency_wait)
-            .err()
-            .map(|u| u.reason);
+        self.locals[pos].last_skip = state.unusable(now, config.concurrency_wait);
         let ends_here = !class.fails_over(config.content_rejected_fails_over);
-        let retry_delay = if class == ErrorClass::Transient {
+        // Retry the same endpoint only if it can take the call now: its breaker may just have
+        // opened, and then the breaker, not this dispatch, decides when it is back.
+        let usable_now = state.usable_at(now) == Some(now);
+        let retry_delay = if class == ErrorClass::Transient && usable_now {
             self.next_backoff(pos, &error, now)
         } else {
             None
@@ -406,6 +417,7 @@ impl<'r> Run<'r> {
                     self.clock().sleep(delay).await;
                     *prefer = Some(pos);
                 }
+                None if !usable_now => {}
                 None => self.locals[pos].excluded = true,
             },
             // The cooldown keeps the endpoint out until it may be retried.
@@ -463,7 +475,17 @@ impl<'r> Run<'r> {
         }
     }
 
-    fn deferred(&mut self, eta: Duration) -> Outcome {
+    /// Defers until the earliest moment any affordable candidate is usable: `earliest` of
+    /// those still in this dispatch, or sooner one that failed here but comes back (a
+    /// breaker that reopens for a trial call).
+    fn deferred(&mut self, earliest: Instant, now: Instant) -> Outcome {
+        let back = (0..self.candidates.len())
+            .filter(|pos| self.locals[*pos].excluded && !self.locals[*pos].over_budget)
+            .filter_map(|pos| self.route(pos).state.usable_at(now))
+            .filter(|at| *at > now);
+        let eta = back
+            .fold(earliest, Instant::min)
+            .saturating_duration_since(now);
         tracing::info!(target: "ugc::router", eta_ms = eta.as_millis() as u64, "deferred: no endpoint before the deadline");
         Outcome::Deferred {
             eta,
@@ -543,10 +565,12 @@ impl<'r> Run<'r> {
     }
 }
 
-/// Why a call produced no media.
-enum Failure {
-    /// The endpoint could not be admitted after all (a concurrent dispatch took the slot).
-    Skipped(SkipReason, Option<Instant>),
-    /// The provider failed, with the call's start and latency.
-    Call(ProviderError, Instant, Duration),
+/// A candidate position with its breaker permit and in-flight slot.
+type Admitted<'r> = (usize, Permit<'r>, InFlight<'r>);
+
+/// A failed call: the provider's error, when the call started and how long it took.
+struct Failure {
+    error: ProviderError,
+    started: Instant,
+    latency: Duration,
 }

@@ -142,17 +142,29 @@ pub struct Attempt {
     pub message: Option<String>,
 }
 
+/// Shows a duration the way a person reads it: `35ms`, `23.6s`.
+struct Human(Duration);
+
+impl fmt::Display for Human {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 < Duration::from_secs(1) {
+            write!(f, "{}ms", self.0.as_millis())
+        } else {
+            write!(f, "{:.1}s", self.0.as_secs_f64())
+        }
+    }
+}
+
 impl fmt::Display for Attempt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = self.at.as_secs_f64() * 1000.0;
-        write!(f, "+{at:.0}ms {}: ", self.endpoint)?;
+        write!(f, "+{} {}: ", Human(self.at), self.endpoint)?;
         match &self.result {
-            AttemptResult::Succeeded => write!(f, "succeeded in {:?}", self.latency)?,
-            AttemptResult::Failed(class) => write!(f, "{class} after {:?}", self.latency)?,
+            AttemptResult::Succeeded => write!(f, "succeeded in {}", Human(self.latency))?,
+            AttemptResult::Failed(class) => write!(f, "{class} after {}", Human(self.latency))?,
             AttemptResult::Skipped(reason) => write!(f, "skipped ({reason})")?,
         }
         if let Some(r) = self.retry_after {
-            write!(f, ", usable again in {r:?}")?;
+            write!(f, ", usable again in {}", Human(r))?;
         }
         if let Some(m) = &self.message {
             write!(f, " — {m}")?;

@@ -153,6 +153,21 @@ impl EndpointState {
         hour.into_iter().chain(day)
     }
 
+    /// Why the endpoint cannot take a call now, if it cannot (breaker included).
+    pub(crate) fn unusable(&self, now: Instant, concurrency_wait: Duration) -> Option<SkipReason> {
+        if let Err(u) = self.check(now, concurrency_wait) {
+            return Some(u.reason);
+        }
+        match self.breaker.state() {
+            State::Open => Some(SkipReason::BreakerOpen),
+            State::ForcedOpen => Some(SkipReason::ForcedOpen),
+            State::HalfOpen if self.breaker.retry_after() != Some(Duration::ZERO) => {
+                Some(SkipReason::HalfOpenBusy)
+            }
+            _ => None,
+        }
+    }
+
     /// When the endpoint can next take a call: `Some(now)` if now, `None` if not without a
     /// manual action (forced open).
     pub(crate) fn usable_at(&self, now: Instant) -> Option<Instant> {
