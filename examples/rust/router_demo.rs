@@ -33,11 +33,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     let local = ScriptedProvider::speech("espeak", clock.shared())
         .otherwise(Step::succeed_after(Duration::from_millis(35)));
 
-    let mut breaker = BreakerConfig::default();
-    breaker.window = SlidingWindow::Count(10);
-    breaker.minimum_calls = 2;
-    breaker.wait_in_open = Duration::from_secs(20);
-    breaker.half_open_permits = 1;
+    let breaker = BreakerConfig {
+        window: SlidingWindow::Count(10),
+        minimum_calls: 2,
+        wait_in_open: Duration::from_secs(20),
+        half_open_permits: 1,
+        ..BreakerConfig::default()
+    };
 
     let router = Router::builder(clock.shared())
         .endpoint(

@@ -38,7 +38,6 @@ struct Run<'r> {
     start: Instant,
     deadline: Instant,
     candidates: Vec<Candidate>,
-    estimates: Vec<Usage>,
     locals: Vec<Local>,
     attempts: Vec<Attempt>,
     last_error: Option<(usize, ProviderError)>,
@@ -75,8 +74,7 @@ impl<'r> Run<'r> {
     ) -> Result<Self, Error> {
         let kind = request.kind();
         let pinned = request.model();
-        let mut candidates = Vec::new();
-        let mut estimates = Vec::new();
+        let mut candidates = Vec::with_capacity(router.routes.len());
         for (index, route) in router.routes.iter().enumerate() {
             let endpoint = &route.endpoint;
             if !endpoint.provider.capabilities().supports(kind) {
@@ -97,10 +95,10 @@ impl<'r> Run<'r> {
                 weight: endpoint.weight,
                 cost_micros,
                 latency_secs: route.state.latency().map_or(0.0, |l| l.as_secs_f64()),
-            });
-            estimates.push(Usage {
-                cost_micros,
-                ..estimate
+                estimate: Usage {
+                    cost_micros,
+                    ..estimate
+                },
             });
         }
         if candidates.is_empty() {
@@ -111,12 +109,7 @@ impl<'r> Run<'r> {
                 None => Error::config(format!("no endpoint serves {kind}")),
             });
         }
-        // Order candidates and their estimates together.
-        let mut paired: Vec<(Candidate, Usage)> = candidates.into_iter().zip(estimates).collect();
-        let mut order: Vec<Candidate> = paired.iter().map(|(c, _)| *c).collect();
-        router.config.strategy.order(&mut order);
-        paired.sort_by_key(|(c, _)| order.iter().position(|o| o.index == c.index));
-        let (candidates, estimates): (Vec<_>, Vec<_>) = paired.into_iter().unzip();
+        router.config.strategy.order(&mut candidates);
         let mut locals: Vec<Local> = candidates.iter().map(|_| Local::default()).collect();
         let mut run = Self {
             router,
@@ -124,7 +117,6 @@ impl<'r> Run<'r> {
             start,
             deadline,
             candidates,
-            estimates,
             locals: Vec::new(),
             attempts: Vec::new(),
             last_error: None,
@@ -471,7 +463,7 @@ impl<'r> Run<'r> {
             media,
             endpoint: route.id.clone(),
             attempts: std::mem::take(&mut self.attempts),
-            estimate: self.estimates[pos],
+            estimate: self.candidates[pos].estimate,
         }
     }
 

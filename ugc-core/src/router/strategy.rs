@@ -1,5 +1,7 @@
 use std::cmp::Ordering;
 
+use crate::Usage;
+
 /// How the router orders the endpoints that can serve a request. The first usable endpoint
 /// in the order gets the request; the rest are its failover order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,6 +29,8 @@ pub(crate) struct Candidate {
     pub(crate) weight: u32,
     pub(crate) cost_micros: u64,
     pub(crate) latency_secs: f64,
+    /// The endpoint's estimate of the request, cost included.
+    pub(crate) estimate: Usage,
 }
 
 impl Strategy {
@@ -99,6 +103,7 @@ mod tests {
             weight,
             cost_micros: cost,
             latency_secs: latency,
+            estimate: Usage::default(),
         }
     }
 

@@ -15,7 +15,7 @@ fn primary_fails_with(class: ErrorClass, content_failover: bool) -> (Outcome, us
     let b = Arc::new(ScriptedProvider::speech("b", clock.shared()));
     let mut config = no_retries();
     config.content_rejected_fails_over = content_failover;
-    let r = router(&clock, config, &[a.clone(), b.clone()]);
+    let r = router(&clock, config, vec![a.clone(), b.clone()]);
     let out = dispatch(
         &clock,
         &r,
@@ -83,7 +83,7 @@ fn transient_failure_is_retried_on_the_same_endpoint_with_backoff_first() {
         ScriptedProvider::speech("a", clock.shared()).then(Step::fail(ErrorClass::Transient)),
     );
     let b = Arc::new(ScriptedProvider::speech("b", clock.shared()));
-    let r = router(&clock, RouterConfig::default(), &[a.clone(), b.clone()]);
+    let r = router(&clock, RouterConfig::default(), vec![a.clone(), b.clone()]);
     let out = dispatch(&clock, &r, &speech(), DispatchOptions::default());
     assert_eq!(served_by(&out), Some("a"));
     assert_eq!(b.submits(), 0);
@@ -104,7 +104,7 @@ fn transient_failures_beyond_the_retries_fail_over() {
     let b = Arc::new(ScriptedProvider::speech("b", clock.shared()));
     let mut config = RouterConfig::default();
     config.max_retries = 2;
-    let r = router(&clock, config, &[a.clone(), b.clone()]);
+    let r = router(&clock, config, vec![a.clone(), b.clone()]);
     let out = dispatch(&clock, &r, &speech(), DispatchOptions::default());
     assert_eq!(served_by(&out), Some("b"));
     assert_eq!(a.submits(), 3);
@@ -120,7 +120,7 @@ fn every_endpoint_failing_ends_with_all_providers_unavailable_and_the_cause() {
         ScriptedProvider::speech("b", clock.shared())
             .otherwise(Step::fail(ErrorClass::Misconfigured)),
     );
-    let r = router(&clock, no_retries(), &[a, b]);
+    let r = router(&clock, no_retries(), vec![a, b]);
     let out = dispatch(&clock, &r, &speech(), DispatchOptions::default());
     let Outcome::Failed { error, attempts } = out else {
         panic!("expected failure")
@@ -137,7 +137,7 @@ fn a_misconfigured_endpoint_is_left_out_of_later_requests() {
         ScriptedProvider::speech("a", clock.shared()).then(Step::fail(ErrorClass::Misconfigured)),
     );
     let b = Arc::new(ScriptedProvider::speech("b", clock.shared()));
-    let r = router(&clock, no_retries(), &[a.clone(), b.clone()]);
+    let r = router(&clock, no_retries(), vec![a.clone(), b.clone()]);
     dispatch(&clock, &r, &speech(), DispatchOptions::default());
     let out = dispatch(&clock, &r, &speech(), DispatchOptions::default());
     assert_eq!(
@@ -236,7 +236,7 @@ fn endpoints_over_the_budget_are_skipped_and_none_left_is_a_quota_error() {
     let clock = ManualClock::new();
     let dear = Arc::new(ScriptedProvider::speech("dear", clock.shared()).cost_micros(5_000));
     let cheap = Arc::new(ScriptedProvider::speech("cheap", clock.shared()).cost_micros(100));
-    let r = router(&clock, RouterConfig::default(), &[dear.clone(), cheap]);
+    let r = router(&clock, RouterConfig::default(), vec![dear.clone(), cheap]);
     let out = dispatch(
         &clock,
         &r,
@@ -294,7 +294,7 @@ fn a_pinned_model_only_goes_to_endpoints_of_that_model() {
 fn a_request_no_endpoint_serves_is_a_configuration_error() {
     let clock = ManualClock::new();
     let a = Arc::new(ScriptedProvider::speech("a", clock.shared()));
-    let r = router(&clock, RouterConfig::default(), &[a]);
+    let r = router(&clock, RouterConfig::default(), vec![a]);
     let out = dispatch(&clock, &r, &video(), DispatchOptions::default());
     assert!(matches!(&out, Outcome::Failed { error, .. } if error.kind() == ErrorKind::Config));
 }
@@ -318,7 +318,7 @@ fn provider_messages_are_kept_in_the_trail_and_the_error() {
         ScriptedProvider::speech("a", clock.shared())
             .then(Step::error(ProviderError::bad_request("voice_not_found"))),
     );
-    let r = router(&clock, RouterConfig::default(), &[a]);
+    let r = router(&clock, RouterConfig::default(), vec![a]);
     let out = dispatch(&clock, &r, &speech(), DispatchOptions::default());
     assert_eq!(
         out.attempts()[0].message.as_deref(),

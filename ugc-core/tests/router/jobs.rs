@@ -14,7 +14,7 @@ use super::*;
 fn a_job_is_polled_at_the_interval_until_it_succeeds() {
     let clock = ManualClock::new();
     let a = Arc::new(ScriptedProvider::video("replicate", clock.shared()).then(Step::job(3)));
-    let r = router(&clock, RouterConfig::default(), &[a.clone()]);
+    let r = router(&clock, RouterConfig::default(), vec![a.clone()]);
     let start = clock.now();
     let out = dispatch(&clock, &r, &video(), DispatchOptions::default());
     assert_eq!(served_by(&out), Some("replicate"));
@@ -34,7 +34,7 @@ fn a_pending_job_that_then_fails_fails_over() {
             .then(Step::job_failing(2, ErrorClass::Transient)),
     );
     let b = Arc::new(ScriptedProvider::video("b", clock.shared()));
-    let r = router(&clock, no_retries(), &[a.clone(), b.clone()]);
+    let r = router(&clock, no_retries(), vec![a.clone(), b.clone()]);
     let out = dispatch(
         &clock,
         &r,
@@ -60,7 +60,7 @@ fn a_job_the_provider_rejects_as_bad_does_not_fail_over() {
             .then(Step::job_failing(1, ErrorClass::BadRequest)),
     );
     let b = Arc::new(ScriptedProvider::video("b", clock.shared()));
-    let r = router(&clock, no_retries(), &[a, b.clone()]);
+    let r = router(&clock, no_retries(), vec![a, b.clone()]);
     let out = dispatch(&clock, &r, &video(), DispatchOptions::default());
     assert!(
         matches!(&out, Outcome::Failed { error, .. } if error.kind() == ErrorKind::UpstreamRejected)
@@ -96,7 +96,7 @@ fn a_job_still_running_at_the_deadline_is_cancelled_within_it() {
     let a =
         Arc::new(ScriptedProvider::video("a", clock.shared()).then(Step::job_never_finishing()));
     let b = Arc::new(ScriptedProvider::video("b", clock.shared()));
-    let r = router(&clock, RouterConfig::default(), &[a.clone(), b.clone()]);
+    let r = router(&clock, RouterConfig::default(), vec![a.clone(), b.clone()]);
     let start = clock.now();
     let out = dispatch(
         &clock,

@@ -87,7 +87,7 @@ fn health_reports_every_endpoint() {
     let a = Arc::new(
         ScriptedProvider::speech("a", clock.shared()).otherwise(Step::succeed_after(ms(300))),
     );
-    let r = router(&clock, RouterConfig::default(), &[a]);
+    let r = router(&clock, RouterConfig::default(), vec![a]);
     dispatch(&clock, &r, &speech(), DispatchOptions::default());
     let h = &r.health()[0];
     assert_eq!(h.endpoint.name(), "a@none");

@@ -50,7 +50,7 @@ pub fn no_retries() -> RouterConfig {
 pub fn router(
     clock: &ManualClock,
     config: RouterConfig,
-    providers: &[Arc<ScriptedProvider>],
+    providers: Vec<Arc<ScriptedProvider>>,
 ) -> Router {
     let mut builder: RouterBuilder = Router::builder(clock.shared()).config(config);
     for (i, p) in providers.iter().enumerate() {

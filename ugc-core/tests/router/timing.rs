@@ -18,7 +18,7 @@ fn retry_after_in_seconds_is_honoured_to_the_millisecond() {
     let clock = ManualClock::new();
     let a =
         Arc::new(ScriptedProvider::speech("a", clock.shared()).then(Step::rate_limited(ms(1234))));
-    let r = router(&clock, RouterConfig::default(), &[a.clone()]);
+    let r = router(&clock, RouterConfig::default(), vec![a.clone()]);
     let out = dispatch(&clock, &r, &speech(), DispatchOptions::default());
     assert_eq!(served_by(&out), Some("a"));
     let t = a.submit_times();
@@ -37,7 +37,7 @@ fn retry_after_as_an_http_date_is_honoured() {
     let at = clock.wall() + secs(3);
     let a =
         Arc::new(ScriptedProvider::speech("a", clock.shared()).then(Step::rate_limited_until(at)));
-    let r = router(&clock, RouterConfig::default(), &[a.clone()]);
+    let r = router(&clock, RouterConfig::default(), vec![a.clone()]);
     let out = dispatch(&clock, &r, &speech(), DispatchOptions::default());
     assert_eq!(served_by(&out), Some("a"));
     let t = a.submit_times();
@@ -51,7 +51,7 @@ fn a_429_without_retry_after_cools_down_for_the_default() {
         ScriptedProvider::speech("a", clock.shared())
             .then(Step::rate_limited_without_retry_after()),
     );
-    let r = router(&clock, RouterConfig::default(), &[a.clone()]);
+    let r = router(&clock, RouterConfig::default(), vec![a.clone()]);
     dispatch(&clock, &r, &speech(), DispatchOptions::default());
     let t = a.submit_times();
     assert_eq!(t[1] - t[0], RouterConfig::default().default_cooldown);
@@ -64,7 +64,7 @@ fn a_concurrency_limit_waits_for_a_slot_then_retries() {
         ScriptedProvider::speech("a", clock.shared())
             .then(Step::fail(ErrorClass::ConcurrencyLimited)),
     );
-    let r = router(&clock, RouterConfig::default(), &[a.clone()]);
+    let r = router(&clock, RouterConfig::default(), vec![a.clone()]);
     let out = dispatch(&clock, &r, &speech(), DispatchOptions::default());
     assert_eq!(served_by(&out), Some("a"));
     let t = a.submit_times();
@@ -78,7 +78,7 @@ fn a_wait_past_the_deadline_defers_with_the_exact_eta() {
         Arc::new(ScriptedProvider::speech("a", clock.shared()).then(Step::rate_limited(secs(30))));
     let b =
         Arc::new(ScriptedProvider::speech("b", clock.shared()).then(Step::rate_limited(secs(45))));
-    let r = router(&clock, RouterConfig::default(), &[a, b]);
+    let r = router(&clock, RouterConfig::default(), vec![a, b]);
     let out = dispatch(
         &clock,
         &r,
@@ -99,11 +99,12 @@ fn a_wait_past_the_deadline_defers_with_the_exact_eta() {
 }
 
 fn tripping_breaker(wait: Duration) -> BreakerConfig {
-    let mut config = BreakerConfig::default();
-    config.window = SlidingWindow::Count(1);
-    config.minimum_calls = 1;
-    config.wait_in_open = wait;
-    config
+    BreakerConfig {
+        window: SlidingWindow::Count(1),
+        minimum_calls: 1,
+        wait_in_open: wait,
+        ..BreakerConfig::default()
+    }
 }
 
 #[test]
@@ -181,7 +182,7 @@ fn a_deferred_request_is_served_once_the_clock_passes_its_eta() {
     let clock = ManualClock::new();
     let a =
         Arc::new(ScriptedProvider::speech("a", clock.shared()).then(Step::rate_limited(secs(30))));
-    let r = router(&clock, RouterConfig::default(), &[a]);
+    let r = router(&clock, RouterConfig::default(), vec![a]);
     let out = dispatch(
         &clock,
         &r,
