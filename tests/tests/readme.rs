@@ -10,7 +10,10 @@ fn repo() -> &'static Path {
 
 fn readme_commands() -> Vec<String> {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let block = readme.split("```sh\n").nth(1).expect("README has a sh block");
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .expect("README has a sh block");
     let block = block.split("```").next().unwrap();
     block
         .lines()
@@ -23,7 +26,10 @@ fn readme_commands() -> Vec<String> {
 fn readme_opens_with_the_two_commands() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let first_block = readme.find("```").unwrap();
-    assert!(readme.find("```sh").unwrap() == first_block, "the first code block is the commands");
+    assert!(
+        readme.find("```sh").unwrap() == first_block,
+        "the first code block is the commands"
+    );
     let commands = readme_commands();
     assert_eq!(commands.len(), 2, "{commands:?}");
     assert!(commands[0].starts_with("cargo run"), "{commands:?}");
@@ -41,7 +47,16 @@ fn ci_runs_the_readme_test_command() {
 #[test]
 fn the_first_command_names_an_example_that_exists() {
     let run = &readme_commands()[0];
-    let name = run.split("--example").nth(1).unwrap().split_whitespace().next().unwrap();
+    let name = run
+        .split("--example")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
     let manifest = std::fs::read_to_string(repo().join("examples/Cargo.toml")).unwrap();
-    assert!(manifest.contains(&format!("name = \"{name}\"")), "no example {name}");
+    assert!(
+        manifest.contains(&format!("name = \"{name}\"")),
+        "no example {name}"
+    );
 }

@@ -41,9 +41,15 @@ fn allocations_during(f: impl FnOnce()) -> u64 {
 #[test]
 fn closed_path_allocates_nothing() {
     // The counter sees allocations, so a zero below means something.
-    assert_eq!(allocations_during(|| drop(std::hint::black_box(Box::new(7u64)))), 1);
+    assert_eq!(
+        allocations_during(|| drop(std::hint::black_box(Box::new(7u64)))),
+        1
+    );
     for window in [SlidingWindow::Count(100), SlidingWindow::Time(60)] {
-        let config = BreakerConfig { window, ..BreakerConfig::default() };
+        let config = BreakerConfig {
+            window,
+            ..BreakerConfig::default()
+        };
         let breaker = CircuitBreaker::new("alloc", config, ManualClock::new().shared()).unwrap();
         let n = allocations_during(|| {
             for i in 0..10_000u32 {

@@ -98,18 +98,9 @@ fn a_wait_past_the_deadline_defers_with_the_exact_eta() {
     assert_eq!(err.retry_after(), Some(secs(30)));
 }
 
-fn tripping_breaker(wait: Duration) -> BreakerConfig {
-    BreakerConfig {
-        window: SlidingWindow::Count(1),
-        minimum_calls: 1,
-        wait_in_open: wait,
-        ..BreakerConfig::default()
-    }
-}
-
-#[test]
-fn min_wait_is_the_earliest_cooldown_or_breaker_reopening() {
-    let clock = ManualClock::new();
+/// A flaky endpoint whose breaker opens for `breaker_wait` on its first failure, then one
+/// that answers 429 with Retry-After 7 s; a 1 s dispatch over them has been run.
+fn flaky_then_busy(clock: &ManualClock, breaker_wait: Duration) -> (Router, Outcome) {
     let flaky = Arc::new(
         ScriptedProvider::speech("flaky", clock.shared())
             .otherwise(Step::fail(ErrorClass::Transient)),
@@ -117,18 +108,31 @@ fn min_wait_is_the_earliest_cooldown_or_breaker_reopening() {
     let busy = Arc::new(
         ScriptedProvider::speech("busy", clock.shared()).then(Step::rate_limited(secs(7))),
     );
+    let breaker = BreakerConfig {
+        window: SlidingWindow::Count(1),
+        minimum_calls: 1,
+        wait_in_open: breaker_wait,
+        ..BreakerConfig::default()
+    };
     let r = Router::builder(clock.shared())
         .config(no_retries())
-        .endpoint(Endpoint::new(flaky).breaker(tripping_breaker(secs(5))))
+        .endpoint(Endpoint::new(flaky).breaker(breaker))
         .endpoint(Endpoint::new(busy).priority(1))
         .build()
         .unwrap();
     let out = dispatch(
-        &clock,
+        clock,
         &r,
         &speech(),
         DispatchOptions::default().deadline(secs(1)),
     );
+    (r, out)
+}
+
+#[test]
+fn min_wait_is_the_earliest_cooldown_or_breaker_reopening() {
+    let clock = ManualClock::new();
+    let (r, out) = flaky_then_busy(&clock, secs(5));
     assert!(
         matches!(out, Outcome::Deferred { eta, .. } if eta == secs(5)),
         "{out:?}"
@@ -150,25 +154,7 @@ fn min_wait_is_the_earliest_cooldown_or_breaker_reopening() {
 #[test]
 fn min_wait_is_the_cooldown_when_it_ends_before_the_breaker() {
     let clock = ManualClock::new();
-    let flaky = Arc::new(
-        ScriptedProvider::speech("flaky", clock.shared())
-            .otherwise(Step::fail(ErrorClass::Transient)),
-    );
-    let busy = Arc::new(
-        ScriptedProvider::speech("busy", clock.shared()).then(Step::rate_limited(secs(7))),
-    );
-    let r = Router::builder(clock.shared())
-        .config(no_retries())
-        .endpoint(Endpoint::new(flaky).breaker(tripping_breaker(secs(60))))
-        .endpoint(Endpoint::new(busy).priority(1))
-        .build()
-        .unwrap();
-    dispatch(
-        &clock,
-        &r,
-        &speech(),
-        DispatchOptions::default().deadline(secs(1)),
-    );
+    let (r, _) = flaky_then_busy(&clock, secs(60));
     assert_eq!(r.min_wait(), Some(secs(7)));
     assert_eq!(
         r.min_wait_for(ugc_core::request::MediaKind::Video),
