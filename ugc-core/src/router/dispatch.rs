@@ -93,7 +93,6 @@ impl<'r> Run<'r> {
                 index,
                 priority: endpoint.priority,
                 weight: endpoint.weight,
-                cost_micros,
                 latency_secs: route.state.latency().map_or(0.0, |l| l.as_secs_f64()),
                 estimate: Usage {
                     cost_micros,
@@ -110,27 +109,23 @@ impl<'r> Run<'r> {
             });
         }
         router.config.strategy.order(&mut candidates);
-        let mut locals: Vec<Local> = candidates.iter().map(|_| Local::default()).collect();
         let mut run = Self {
             router,
             request,
             start,
             deadline,
+            locals: candidates.iter().map(|_| Local::default()).collect(),
             candidates,
-            locals: Vec::new(),
             attempts: Vec::new(),
             last_error: None,
         };
-        if let Some(budget) = budget {
-            for (pos, local) in locals.iter_mut().enumerate() {
-                if run.candidates[pos].cost_micros > budget {
-                    local.excluded = true;
-                    local.over_budget = true;
-                    run.skip(pos, SkipReason::OverBudget, None, start);
-                }
+        for pos in 0..run.candidates.len() {
+            if budget.is_some_and(|b| run.candidates[pos].estimate.cost_micros > b) {
+                run.locals[pos].excluded = true;
+                run.locals[pos].over_budget = true;
+                run.skip(pos, SkipReason::OverBudget, None, start);
             }
         }
-        run.locals = locals;
         Ok(run)
     }
 

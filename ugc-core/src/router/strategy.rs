@@ -27,7 +27,6 @@ pub(crate) struct Candidate {
     pub(crate) index: usize,
     pub(crate) priority: u32,
     pub(crate) weight: u32,
-    pub(crate) cost_micros: u64,
     pub(crate) latency_secs: f64,
     /// The endpoint's estimate of the request, cost included.
     pub(crate) estimate: Usage,
@@ -49,7 +48,7 @@ impl Strategy {
                 sort_by_key(candidates, &keys, |_| (0, 0));
             }
             Strategy::LowestCost => {
-                candidates.sort_by_key(|c| (c.cost_micros, c.priority, c.index));
+                candidates.sort_by_key(|c| (c.estimate.cost_micros, c.priority, c.index));
             }
             Strategy::LowestLatency => {
                 candidates.sort_by(|a, b| {
@@ -101,9 +100,11 @@ mod tests {
             index,
             priority,
             weight,
-            cost_micros: cost,
             latency_secs: latency,
-            estimate: Usage::default(),
+            estimate: Usage {
+                cost_micros: cost,
+                ..Usage::default()
+            },
         }
     }
 
