@@ -33,9 +33,10 @@ pub mod clock;
 mod error;
 mod media;
 pub mod provider;
+pub mod providers;
 pub mod request;
 pub mod router;
-mod secret;
+pub mod secret;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod usage;

@@ -119,6 +119,10 @@ pub struct CallContext {
     pub model: Option<Arc<str>>,
     /// The credential to call with (the operator's or a user's own).
     pub credential: Option<Credential>,
+    /// The provider's own voice id: the request's logical voice mapped by the endpoint's
+    /// voice map, or the request's voice as given when the endpoint maps none. `None`: use
+    /// the provider's default voice.
+    pub voice: Option<Arc<str>>,
     /// When the whole dispatch must be over; adapters may pass it on (`Cancel-After`).
     pub deadline: Instant,
     /// 1 for the first attempt of this dispatch on this endpoint, 2 for a retry, ...
@@ -131,6 +135,7 @@ impl CallContext {
         Self {
             model: None,
             credential: None,
+            voice: None,
             deadline,
             attempt: 1,
         }
@@ -147,6 +152,13 @@ impl CallContext {
     #[must_use]
     pub fn with_credential(mut self, credential: Credential) -> Self {
         self.credential = Some(credential);
+        self
+    }
+
+    /// Sets the provider's voice id.
+    #[must_use]
+    pub fn with_voice(mut self, voice: impl Into<Arc<str>>) -> Self {
+        self.voice = Some(voice.into());
         self
     }
 }
@@ -210,4 +222,12 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Estimated usage and cost of `request` on `model`, before it is sent.
     fn estimate(&self, request: &Request, model: Option<&str>) -> Usage;
+
+    /// Checks that `credential` is accepted, with the cheapest authenticated call the
+    /// provider offers (or a documented format check where it offers none). Used before a
+    /// user's own key is stored. The default accepts any credential: for keyless providers.
+    async fn validate_credentials(&self, credential: &Credential) -> Result<(), ProviderError> {
+        let _ = credential;
+        Ok(())
+    }
 }

@@ -5,8 +5,10 @@
 //! pending for N polls and then succeeds or fails. With a
 //! [`ManualClock`](crate::clock::ManualClock) its latencies pass in virtual time.
 
+#[cfg(feature = "http")]
+pub mod emulator;
 mod payload;
 mod scripted;
 
-pub use payload::{mp4_header, silent_wav};
+pub use payload::{mp3_frame, mp4_boxes, png_1x1, silent_wav};
 pub use scripted::{Call, JobEnd, Op, ScriptedProvider, Step};

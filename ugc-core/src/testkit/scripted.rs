@@ -13,7 +13,7 @@ use crate::provider::{
 use crate::request::{MediaKind, Request};
 use crate::{Media, Usage};
 
-use super::payload::{mp4_header, silent_wav};
+use super::payload::{mp4_boxes, silent_wav};
 
 /// How a scripted job ends after its pending polls.
 #[derive(Debug, Clone, PartialEq)]
@@ -309,7 +309,7 @@ impl ScriptedProvider {
             Some(MediaKind::Speech) => {
                 Media::bytes(silent_wav(250), "audio/wav").with_duration(Duration::from_millis(250))
             }
-            _ => Media::bytes(mp4_header(), "video/mp4"),
+            _ => Media::bytes(mp4_boxes(64), "video/mp4"),
         }
     }
 }

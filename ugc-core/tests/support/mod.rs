@@ -1,0 +1,56 @@
+//! Shared by the provider contract tests: capture of every log line, and the secret hygiene
+//! check over logs, errors and trails. Include with `mod support;`.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+/// Everything this test binary logs, at every level. A process-global subscriber, because
+/// tracing caches per-callsite interest process-wide and a thread-local one can miss events.
+pub fn captured_logs() -> String {
+    let logs = sink();
+    String::from_utf8_lossy(&logs.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+}
+
+/// Installs the capture (idempotent); call before the code under test runs.
+pub fn capture_logs() {
+    let _ = sink();
+}
+
+fn sink() -> &'static Mutex<Vec<u8>> {
+    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    struct Sink(&'static Mutex<Vec<u8>>);
+    impl Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    LOGS.get_or_init(|| {
+        let logs: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || Sink(logs))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        logs
+    })
+}
+
+/// Panics if `secret` (or its base64 form) appears in `text`; `what` names the text.
+pub fn assert_no_secret(what: &str, text: &str, secret: &str) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+    assert!(!text.contains(secret), "{what} shows the secret: {text}");
+    assert!(!text.contains(&b64), "{what} shows the base64 of the secret: {text}");
+}
+
+/// Checks an error's Display, Debug and alternate Debug.
+pub fn assert_error_clean<E: std::fmt::Display + std::fmt::Debug>(error: &E, secret: &str) {
+    assert_no_secret("Display", &error.to_string(), secret);
+    assert_no_secret("Debug", &format!("{error:?}"), secret);
+    assert_no_secret("Debug {:#?}", &format!("{error:#?}"), secret);
+}
