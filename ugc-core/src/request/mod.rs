@@ -73,6 +73,15 @@ impl Request {
         }
     }
 
+    /// The logical voice asked for (speech and avatar requests).
+    pub fn voice(&self) -> Option<&str> {
+        match self {
+            Request::Speech(r) => r.voice.as_deref(),
+            Request::Avatar(r) => r.voice.as_deref(),
+            Request::Video(_) => None,
+        }
+    }
+
     /// Characters of user text the request carries (what character quotas count).
     pub fn characters(&self) -> usize {
         match self {

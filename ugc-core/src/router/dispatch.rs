@@ -1,5 +1,6 @@
 //! The dispatch loop: pick, call, classify, then retry, fail over, wait or give up.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
@@ -29,6 +30,8 @@ struct Local {
     calls: u32,
     /// The last skip recorded, so that waiting does not repeat it in the trail.
     last_skip: Option<SkipReason>,
+    /// The provider's own voice id for this request.
+    voice: Option<Arc<str>>,
 }
 
 /// One dispatch in progress.
@@ -124,6 +127,14 @@ impl<'r> Run<'r> {
                 run.locals[pos].excluded = true;
                 run.locals[pos].over_budget = true;
                 run.skip(pos, SkipReason::OverBudget, None, start);
+                continue;
+            }
+            match run.route(pos).endpoint.resolve_voice(request.voice()) {
+                Ok(voice) => run.locals[pos].voice = voice,
+                Err(()) => {
+                    run.locals[pos].excluded = true;
+                    run.skip(pos, SkipReason::NoVoiceMapping, None, start);
+                }
             }
         }
         Ok(run)
@@ -230,6 +241,7 @@ impl<'r> Run<'r> {
         let mut ctx = CallContext::new(self.deadline);
         ctx.model = endpoint.model.clone();
         ctx.credential = endpoint.credential.clone();
+        ctx.voice = local.voice.clone();
         ctx.attempt = local.calls;
         let timeout_after = endpoint
             .attempt_timeout

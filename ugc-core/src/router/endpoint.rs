@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +78,8 @@ pub struct Endpoint {
     pub(crate) max_in_flight: Option<u32>,
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) breaker: Option<BreakerConfig>,
+    pub(crate) voices: Option<HashMap<String, Arc<str>>>,
+    pub(crate) default_voice: Option<Arc<str>>,
 }
 
 impl Endpoint {
@@ -94,6 +97,8 @@ impl Endpoint {
             max_in_flight: None,
             attempt_timeout: None,
             breaker: None,
+            voices: None,
+            default_voice: None,
         }
     }
 
@@ -167,6 +172,39 @@ impl Endpoint {
     pub fn breaker(mut self, config: BreakerConfig) -> Self {
         self.breaker = Some(config);
         self
+    }
+
+    /// Maps the logical voice `logical` (`narrator-female`) to this provider's own voice id
+    /// (`nova`, `21m00Tcm4TlvDq8ikWAM`), so a failover keeps the voice's character. Once an
+    /// endpoint maps any voice, requests for a voice it does not map skip it.
+    #[must_use]
+    pub fn voice(
+        mut self,
+        logical: impl Into<String>,
+        provider_voice: impl Into<Arc<str>>,
+    ) -> Self {
+        self.voices
+            .get_or_insert_with(HashMap::new)
+            .insert(logical.into(), provider_voice.into());
+        self
+    }
+
+    /// The provider voice used when a request names none.
+    #[must_use]
+    pub fn default_voice(mut self, provider_voice: impl Into<Arc<str>>) -> Self {
+        self.default_voice = Some(provider_voice.into());
+        self
+    }
+
+    /// The provider's voice id for a request asking for `logical`: mapped, passed through
+    /// when the endpoint maps no voices, the default when none is asked for; `Err(())` when
+    /// the endpoint maps voices but not this one.
+    pub(crate) fn resolve_voice(&self, logical: Option<&str>) -> Result<Option<Arc<str>>, ()> {
+        match (logical, &self.voices) {
+            (None, _) => Ok(self.default_voice.clone()),
+            (Some(v), None) => Ok(Some(v.into())),
+            (Some(v), Some(map)) => map.get(v).cloned().map(Some).ok_or(()),
+        }
     }
 
     /// `provider/model@credential`, as trails and health tables show it.

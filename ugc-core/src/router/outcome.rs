@@ -88,6 +88,8 @@ pub enum SkipReason {
     AtConcurrencyLimit,
     /// Its estimated cost exceeds the caller's remaining budget.
     OverBudget,
+    /// It maps voices, but not the one the request asks for.
+    NoVoiceMapping,
 }
 
 impl SkipReason {
@@ -103,6 +105,7 @@ impl SkipReason {
             SkipReason::DailyLimit => "daily_limit",
             SkipReason::AtConcurrencyLimit => "at_concurrency_limit",
             SkipReason::OverBudget => "over_budget",
+            SkipReason::NoVoiceMapping => "no_voice_mapping",
         }
     }
 }

@@ -163,6 +163,8 @@ pub struct Call {
     pub at: Instant,
     /// The credential id it was called with.
     pub credential: Option<String>,
+    /// The provider voice id it was called with.
+    pub voice: Option<String>,
 }
 
 struct Job {
@@ -297,10 +299,12 @@ impl ScriptedProvider {
 
     fn record(&self, op: Op, ctx: &CallContext) {
         let credential = ctx.credential.as_ref().map(|c| c.id().to_owned());
+        let voice = ctx.voice.as_deref().map(str::to_owned);
         self.lock().calls.push(Call {
             op,
             at: self.clock.now(),
             credential,
+            voice,
         });
     }
 

@@ -11,6 +11,7 @@ mod failover;
 mod jobs;
 mod limits;
 mod timing;
+mod voices;
 
 use std::sync::Arc;
 use std::time::Duration;
