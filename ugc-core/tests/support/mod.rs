@@ -22,7 +22,10 @@ fn sink() -> &'static Mutex<Vec<u8>> {
     struct Sink(&'static Mutex<Vec<u8>>);
     impl Write for Sink {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(b);
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(b);
             Ok(b.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -45,7 +48,10 @@ pub fn assert_no_secret(what: &str, text: &str, secret: &str) {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
     assert!(!text.contains(secret), "{what} shows the secret: {text}");
-    assert!(!text.contains(&b64), "{what} shows the base64 of the secret: {text}");
+    assert!(
+        !text.contains(&b64),
+        "{what} shows the base64 of the secret: {text}"
+    );
 }
 
 /// Checks an error's Display, Debug and alternate Debug.
