@@ -7,5 +7,17 @@
 
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "huggingface")]
+pub mod huggingface;
+#[cfg(feature = "replicate")]
+pub mod replicate;
+#[cfg(feature = "stability")]
+pub mod stability;
+#[cfg(feature = "d-id")]
+pub mod did;
+#[cfg(feature = "openai")]
+pub mod openai;
+#[cfg(feature = "elevenlabs")]
+pub mod elevenlabs;
 #[cfg(feature = "local")]
 pub mod local;

@@ -6,6 +6,18 @@
 //! "429, then 503, then success" and asserts what the adapter and the router made of it.
 //! Every request is recorded ([`Emulator::requests`]).
 
+#[cfg(feature = "huggingface")]
+pub mod huggingface;
+#[cfg(feature = "replicate")]
+pub mod replicate;
+#[cfg(feature = "stability")]
+pub mod stability;
+#[cfg(feature = "d-id")]
+pub mod did;
+#[cfg(feature = "openai")]
+pub mod openai;
+#[cfg(feature = "elevenlabs")]
+pub mod elevenlabs;
 mod fault;
 mod server;
 
