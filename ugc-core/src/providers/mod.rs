@@ -5,19 +5,19 @@
 //! an [`ErrorClass`](crate::provider::ErrorClass), caps downloads while streaming, and
 //! estimates cost from a price table. The local engine ends every default speech route.
 
+#[cfg(feature = "d-id")]
+pub mod did;
+#[cfg(feature = "elevenlabs")]
+pub mod elevenlabs;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "huggingface")]
 pub mod huggingface;
+#[cfg(feature = "local")]
+pub mod local;
+#[cfg(feature = "openai")]
+pub mod openai;
 #[cfg(feature = "replicate")]
 pub mod replicate;
 #[cfg(feature = "stability")]
 pub mod stability;
-#[cfg(feature = "d-id")]
-pub mod did;
-#[cfg(feature = "openai")]
-pub mod openai;
-#[cfg(feature = "elevenlabs")]
-pub mod elevenlabs;
-#[cfg(feature = "local")]
-pub mod local;

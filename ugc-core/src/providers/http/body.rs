@@ -1,20 +1,27 @@
 use bytes::{Bytes, BytesMut};
 
+use crate::Media;
 use crate::provider::ProviderError;
 use crate::secret::scrub;
-use crate::Media;
 
 use super::classify::{classify_transport, media_type};
 
 /// Reads a response body, aborting as soon as it exceeds `cap` bytes: a declared
 /// `Content-Length` over the cap is refused before reading, and a body that grows past it is
 /// dropped mid-stream. Never buffers more than `cap` bytes.
-pub async fn read_capped(mut response: reqwest::Response, cap: u64) -> Result<Bytes, ProviderError> {
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    cap: u64,
+) -> Result<Bytes, ProviderError> {
     if response.content_length().is_some_and(|len| len > cap) {
         return Err(too_large(cap));
     }
     let mut body = BytesMut::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| classify_transport(&e, &[]))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| classify_transport(&e, &[]))?
+    {
         if body.len() as u64 + chunk.len() as u64 > cap {
             return Err(too_large(cap));
         }
@@ -36,7 +43,11 @@ pub async fn download(
     cap: u64,
     accepted: &[&str],
 ) -> Result<Media, ProviderError> {
-    let response = client.get(url).send().await.map_err(|e| classify_transport(&e, &[]))?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| classify_transport(&e, &[]))?;
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
         let text = format!("download of the result failed with HTTP {status}");

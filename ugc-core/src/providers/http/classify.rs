@@ -10,7 +10,11 @@ use crate::secret::scrub;
 /// 429 rate limited; 402 quota exhausted upstream; 401, 403, 404 and 410 misconfigured
 /// (bad key, unknown model, retired host); 408, 409 and 5xx transient; other 4xx bad request.
 /// `message` must already be scrubbed.
-pub fn classify_status(status: u16, retry_after: Option<Duration>, message: String) -> ProviderError {
+pub fn classify_status(
+    status: u16,
+    retry_after: Option<Duration>,
+    message: String,
+) -> ProviderError {
     let error = match status {
         429 => ProviderError::rate_limited(message),
         402 => ProviderError::quota_exhausted(message),
@@ -55,12 +59,22 @@ pub fn media_type(headers: &HeaderMap, accepted: &[&str]) -> Result<String, Prov
     let mime = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     if accepted.iter().any(|a| mime.starts_with(a)) {
         Ok(mime)
     } else {
-        let shown = if mime.is_empty() { "none" } else { mime.as_str() };
+        let shown = if mime.is_empty() {
+            "none"
+        } else {
+            mime.as_str()
+        };
         Err(ProviderError::transient(format!(
             "expected {} but the provider sent content type {}",
             accepted.join(" or "),
@@ -84,15 +98,32 @@ mod tests {
         assert_eq!(class(503), ErrorClass::Transient);
         assert_eq!(class(422), ErrorClass::BadRequest);
         let e = classify_status(429, Some(Duration::from_secs(3)), "slow down".into());
-        assert_eq!((e.status(), e.retry_after()), (Some(429), Some(Duration::from_secs(3))));
+        assert_eq!(
+            (e.status(), e.retry_after()),
+            (Some(429), Some(Duration::from_secs(3)))
+        );
     }
 
     #[test]
     fn content_types_are_checked_by_prefix() {
         let mut h = HeaderMap::new();
-        h.insert(CONTENT_TYPE, "audio/mpeg; charset=binary".parse().unwrap_or_else(|_| unreachable!()));
-        assert_eq!(media_type(&h, &["audio/"]).ok().as_deref(), Some("audio/mpeg"));
-        h.insert(CONTENT_TYPE, "text/html".parse().unwrap_or_else(|_| unreachable!()));
-        assert_eq!(media_type(&h, &["audio/"]).map_err(|e| e.class()), Err(ErrorClass::Transient));
+        h.insert(
+            CONTENT_TYPE,
+            "audio/mpeg; charset=binary"
+                .parse()
+                .unwrap_or_else(|_| unreachable!()),
+        );
+        assert_eq!(
+            media_type(&h, &["audio/"]).ok().as_deref(),
+            Some("audio/mpeg")
+        );
+        h.insert(
+            CONTENT_TYPE,
+            "text/html".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        assert_eq!(
+            media_type(&h, &["audio/"]).map_err(|e| e.class()),
+            Err(ErrorClass::Transient)
+        );
     }
 }

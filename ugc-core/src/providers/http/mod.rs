@@ -58,15 +58,22 @@ impl HttpSettings {
 
     /// Builds the client, checking the settings; errors name the field under `field`.
     pub fn client(&self, field: &str) -> Result<reqwest::Client> {
-        let scheme_ok = self.base_url.starts_with("https://") || self.base_url.starts_with("http://");
+        let scheme_ok =
+            self.base_url.starts_with("https://") || self.base_url.starts_with("http://");
         if !scheme_ok {
-            return Err(Error::config(format!("{field}.base_url must start with https:// or http://")));
+            return Err(Error::config(format!(
+                "{field}.base_url must start with https:// or http://"
+            )));
         }
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
-            return Err(Error::config(format!("{field}.timeout must be greater than zero")));
+            return Err(Error::config(format!(
+                "{field}.timeout must be greater than zero"
+            )));
         }
         if self.max_download_bytes == 0 {
-            return Err(Error::config(format!("{field}.max_download_bytes must be greater than zero")));
+            return Err(Error::config(format!(
+                "{field}.max_download_bytes must be greater than zero"
+            )));
         }
         reqwest::Client::builder()
             .timeout(self.timeout)
@@ -76,7 +83,9 @@ impl HttpSettings {
             // otherwise walk a download anywhere.
             .redirect(reqwest::redirect::Policy::limited(3))
             .build()
-            .map_err(|e| Error::config(format!("{field}: cannot build the HTTP client")).with_source(e))
+            .map_err(|e| {
+                Error::config(format!("{field}: cannot build the HTTP client")).with_source(e)
+            })
     }
 
     /// `base_url` joined with `path` (which starts with `/`).

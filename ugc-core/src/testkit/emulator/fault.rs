@@ -63,7 +63,11 @@ pub fn json(status: u16, body: serde_json::Value) -> Response {
 }
 
 /// A JSON response with `status` and, if given, a `Retry-After` header.
-pub fn json_with_retry_after(status: u16, body: serde_json::Value, retry_after: Option<&str>) -> Response {
+pub fn json_with_retry_after(
+    status: u16,
+    body: serde_json::Value,
+    retry_after: Option<&str>,
+) -> Response {
     let mut response = json(status, body);
     if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(v).ok()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -80,14 +84,21 @@ pub fn media(bytes: impl Into<Bytes>, mime: &str) -> Response {
 pub fn slow_body(bytes: Vec<u8>, mime: &str, delay: Duration, chunks: usize) -> Response {
     let size = bytes.len().div_ceil(chunks.max(1)).max(1);
     let pieces: Vec<Bytes> = bytes.chunks(size).map(Bytes::copy_from_slice).collect();
-    let stream = futures::stream::unfold((pieces.into_iter(), true), move |(mut rest, first)| async move {
-        let piece = rest.next()?;
-        if !first {
-            tokio::time::sleep(delay).await;
-        }
-        Some((Ok::<_, std::io::Error>(piece), (rest, false)))
-    });
-    ([(header::CONTENT_TYPE, mime.to_owned())], Body::from_stream(stream)).into_response()
+    let stream = futures::stream::unfold(
+        (pieces.into_iter(), true),
+        move |(mut rest, first)| async move {
+            let piece = rest.next()?;
+            if !first {
+                tokio::time::sleep(delay).await;
+            }
+            Some((Ok::<_, std::io::Error>(piece), (rest, false)))
+        },
+    );
+    (
+        [(header::CONTENT_TYPE, mime.to_owned())],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 /// A 200 streaming `bytes` zero bytes as `mime`, announced by Content-Length only if
@@ -100,28 +111,46 @@ pub fn oversized(bytes: usize, mime: &str, declared: bool) -> Response {
             (Ok::<_, std::io::Error>(Bytes::from(vec![0u8; n])), left - n)
         })
     });
-    let mut response = ([(header::CONTENT_TYPE, mime.to_owned())], Body::from_stream(stream)).into_response();
+    let mut response = (
+        [(header::CONTENT_TYPE, mime.to_owned())],
+        Body::from_stream(stream),
+    )
+        .into_response();
     if declared {
-        response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(bytes));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes));
     }
     response
 }
 
 /// A 200 claiming JSON with a body cut off mid-object.
 pub fn malformed_json() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], r#"{"id": "x", "status": "#).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"id": "x", "status": "#,
+    )
+        .into_response()
 }
 
 /// A 200 with an HTML page where media was expected (a captive portal, a CDN error page).
 pub fn wrong_content_type() -> Response {
-    ([(header::CONTENT_TYPE, "text/html")], "<html><body>Service Unavailable</body></html>").into_response()
+    (
+        [(header::CONTENT_TYPE, "text/html")],
+        "<html><body>Service Unavailable</body></html>",
+    )
+        .into_response()
 }
 
 impl Fault {
     /// The response for faults that look the same at every provider; `Err(self)` for those
     /// the provider's emulator must shape itself (errors, loading, never-finishing jobs).
     /// `media_bytes` and `mime` are what a success would have sent.
-    pub async fn respond_generic(self, media_bytes: Vec<u8>, mime: &str) -> Result<Response, Fault> {
+    pub async fn respond_generic(
+        self,
+        media_bytes: Vec<u8>,
+        mime: &str,
+    ) -> Result<Response, Fault> {
         match self {
             Fault::Hang => std::future::pending().await,
             Fault::SlowBody { delay, chunks } => Ok(slow_body(media_bytes, mime, delay, chunks)),

@@ -6,20 +6,23 @@
 //! "429, then 503, then success" and asserts what the adapter and the router made of it.
 //! Every request is recorded ([`Emulator::requests`]).
 
-#[cfg(feature = "huggingface")]
-pub mod huggingface;
-#[cfg(feature = "replicate")]
-pub mod replicate;
-#[cfg(feature = "stability")]
-pub mod stability;
 #[cfg(feature = "d-id")]
 pub mod did;
-#[cfg(feature = "openai")]
-pub mod openai;
 #[cfg(feature = "elevenlabs")]
 pub mod elevenlabs;
 mod fault;
+#[cfg(feature = "huggingface")]
+pub mod huggingface;
+#[cfg(feature = "openai")]
+pub mod openai;
+#[cfg(feature = "replicate")]
+pub mod replicate;
 mod server;
+#[cfg(feature = "stability")]
+pub mod stability;
 
-pub use fault::{Fault, json, json_with_retry_after, malformed_json, media, oversized, slow_body, wrong_content_type};
+pub use fault::{
+    Fault, json, json_with_retry_after, malformed_json, media, oversized, slow_body,
+    wrong_content_type,
+};
 pub use server::{Control, Emulator, Recorded};

@@ -30,7 +30,10 @@ pub struct Recorded {
 impl Recorded {
     /// The first value of header `name` (lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -80,7 +83,9 @@ pub struct Emulator {
 
 impl fmt::Debug for Emulator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Emulator").field("base_url", &self.base_url).finish_non_exhaustive()
+        f.debug_struct("Emulator")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -96,9 +101,15 @@ impl Emulator {
             let shutdown = async move {
                 let _ = rx.await;
             };
-            let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await;
         });
-        Ok(Self { base_url, control, _shutdown: tx })
+        Ok(Self {
+            base_url,
+            control,
+            _shutdown: tx,
+        })
     }
 
     /// `http://127.0.0.1:<port>`: point an adapter's base URL here.
@@ -125,7 +136,9 @@ impl Emulator {
 async fn record(State(control): State<Arc<Control>>, request: Request, next: Next) -> Response {
     const MAX_RECORDED: usize = 16 * 1024 * 1024;
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, MAX_RECORDED).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, MAX_RECORDED)
+        .await
+        .unwrap_or_default();
     lock(&control.requests).push(Recorded {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
@@ -133,9 +146,15 @@ async fn record(State(control): State<Arc<Control>>, request: Request, next: Nex
         headers: parts
             .headers
             .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body: body.clone(),
     });
-    next.run(Request::from_parts(parts, axum::body::Body::from(body))).await
+    next.run(Request::from_parts(parts, axum::body::Body::from(body)))
+        .await
 }
