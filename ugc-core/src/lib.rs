@@ -34,6 +34,7 @@ mod error;
 mod media;
 pub mod provider;
 pub mod providers;
+pub mod quota;
 pub mod request;
 pub mod router;
 pub mod secret;
