@@ -96,13 +96,22 @@ async fn create_failure(fault: Fault) -> ProviderError {
 
 /// Runs a job with `fault` queued to its end and returns the poll's outcome.
 async fn job_outcome(fault: Option<Fault>, request: &Request) -> Result<JobStatus, ProviderError> {
+    job_outcome_and_bytes_sent(fault, request).await.0
+}
+
+/// The job's outcome, and the body bytes the emulator actually sent per request.
+async fn job_outcome_and_bytes_sent(
+    fault: Option<Fault>,
+    request: &Request,
+) -> (Result<JobStatus, ProviderError>, Vec<u64>) {
     let emu = emulator::start().await.unwrap();
     if let Some(fault) = fault {
         emu.push_fault(fault);
     }
     let r = adapter(&emu);
     let job = pending(&r, request).await;
-    finish(&r, &job).await
+    let outcome = finish(&r, &job).await;
+    (outcome, emu.bytes_sent())
 }
 
 fn bytes(media: &Media) -> &[u8] {
@@ -462,15 +471,9 @@ async fn server_errors_are_transient() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_create_leaves_acceptance_unknown() {
     support::capture_logs();
-    let started = Instant::now();
     let e = create_failure(Fault::Hang).await;
     // The create may have been accepted: the router must not send it elsewhere too.
     assert_eq!(e.class(), ErrorClass::AcceptanceUnknown);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
     logs_clean();
 }
 
@@ -479,18 +482,12 @@ async fn a_hanging_call_that_creates_nothing_is_transient() {
     support::capture_logs();
     let emu = emulator::start().await.unwrap();
     emu.push_fault(Fault::Hang);
-    let started = Instant::now();
     let e = adapter(&emu)
         .validate_credentials(&Credential::new("user:1", EMULATOR_KEY))
         .await
         .unwrap_err();
     support::assert_error_clean(&e, EMULATOR_KEY);
     assert_eq!(e.class(), ErrorClass::Transient);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
     logs_clean();
 }
 
@@ -524,22 +521,20 @@ async fn a_slow_output_that_ends_within_the_timeout_is_downloaded() {
 async fn an_oversized_output_is_aborted_while_streaming() {
     support::capture_logs();
     for declared in [true, false] {
-        let started = Instant::now();
-        let e = job_outcome(
+        let (outcome, sent) = job_outcome_and_bytes_sent(
             Some(Fault::Oversized {
                 bytes: 64 * 1024 * 1024,
                 declared,
             }),
             &video(),
         )
-        .await
-        .unwrap_err();
+        .await;
+        let e = outcome.unwrap_err();
         assert_eq!(e.class(), ErrorClass::Transient, "declared {declared}");
         assert!(e.message().contains("cap"), "{e}");
         assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "declared {declared}: {:?}",
-            started.elapsed()
+            sent.iter().all(|n| *n < support::ABORTED_BELOW),
+            "declared {declared}: sent {sent:?}"
         );
     }
     logs_clean();
@@ -912,13 +907,7 @@ async fn router_cancels_a_never_finishing_job_at_the_deadline_without_failing_ov
     let emu = emulator::start().await.unwrap();
     emu.push_fault(Fault::NeverFinish);
     let (router, fallback) = video_router(&emu);
-    let started = Instant::now();
     let outcome = route(&router, Duration::from_millis(500)).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
     let Outcome::Failed { error, attempts } = &outcome else {
         panic!("expected a failure, got {outcome:?}")
     };

@@ -60,3 +60,7 @@ pub fn assert_error_clean<E: std::fmt::Display + std::fmt::Debug>(error: &E, sec
     assert_no_secret("Debug", &format!("{error:?}"), secret);
     assert_no_secret("Debug {:#?}", &format!("{error:#?}"), secret);
 }
+
+/// A 64 MiB body aborted at a 1 MiB cap: what the emulator actually sent stays within the cap
+/// plus the kernel's socket buffers, far below the body. Proves the abort without a clock.
+pub const ABORTED_BELOW: u64 = 32 << 20;

@@ -1,6 +1,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::extract::{Request, State};
@@ -42,6 +43,8 @@ impl Recorded {
 pub struct Control {
     faults: Mutex<VecDeque<Fault>>,
     requests: Mutex<Vec<Recorded>>,
+    /// Body bytes actually sent for each response, in request order.
+    sent: Mutex<Vec<Arc<AtomicU64>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -62,6 +65,12 @@ impl Control {
     /// Every request so far.
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.requests).clone()
+    }
+
+    /// Response body bytes the emulator actually sent, one entry per request in order: a
+    /// client that aborts a large body while streaming leaves its entry far below the size.
+    pub fn bytes_sent(&self) -> Vec<u64> {
+        lock(&self.sent).iter().map(|n| n.load(Ordering::Relaxed)).collect()
     }
 }
 
@@ -127,6 +136,11 @@ impl Emulator {
         self.control.requests()
     }
 
+    /// Response body bytes sent per request (see [`Control::bytes_sent`]).
+    pub fn bytes_sent(&self) -> Vec<u64> {
+        self.control.bytes_sent()
+    }
+
     /// The shared control.
     pub fn control(&self) -> &Arc<Control> {
         &self.control
@@ -155,6 +169,15 @@ async fn record(State(control): State<Arc<Control>>, request: Request, next: Nex
             .collect(),
         body: body.clone(),
     });
-    next.run(Request::from_parts(parts, axum::body::Body::from(body)))
-        .await
+    let sent = Arc::new(AtomicU64::new(0));
+    lock(&control.sent).push(sent.clone());
+    let response = next
+        .run(Request::from_parts(parts, axum::body::Body::from(body)))
+        .await;
+    let (parts, body) = response.into_parts();
+    // Count what the client actually pulls from the body, not what it would have been.
+    let counted = futures::TryStreamExt::inspect_ok(body.into_data_stream(), move |chunk: &Bytes| {
+        sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(counted))
 }
