@@ -12,6 +12,15 @@ use ugc_core::quota::{
     Tier,
 };
 
+/// The memory store's futures complete on their first poll.
+trait Now: std::future::Future + Sized {
+    #[allow(clippy::expect_used)]
+    fn now(self) -> Self::Output {
+        futures::FutureExt::now_or_never(self).expect("a memory quota future completes at once")
+    }
+}
+impl<F: std::future::Future> Now for F {}
+
 fn quota_with(clock: &ManualClock, set: LimitSet) -> Quota {
     let quota = Quota::new(
         QuotaPolicy::default(),
@@ -46,8 +55,8 @@ proptest! {
         let mut granted: Vec<(Duration, u64)> = Vec::new();
         for (advance, n) in steps {
             clock.advance(Duration::from_millis(advance));
-            if let Ok(r) = quota.reserve(&[KEY()], Tier::Basic, chars(n)) {
-                r.commit(chars(n));
+            if let Ok(r) = quota.reserve(&[KEY()], Tier::Basic, chars(n)).now() {
+                r.commit(chars(n)).now();
                 granted.push((clock.elapsed(), n));
             }
         }
@@ -70,8 +79,8 @@ proptest! {
         let mut granted: Vec<(Duration, u64)> = Vec::new();
         for (advance, n) in steps {
             clock.advance(Duration::from_millis(advance));
-            if let Ok(r) = quota.reserve(&[KEY()], Tier::Basic, chars(n)) {
-                r.commit(chars(n));
+            if let Ok(r) = quota.reserve(&[KEY()], Tier::Basic, chars(n)).now() {
+                r.commit(chars(n)).now();
                 granted.push((clock.elapsed(), n));
             }
         }
@@ -96,11 +105,11 @@ proptest! {
         };
         let quota = quota_with(&clock, LimitSet::new([limit]));
         if before > 0 {
-            quota.reserve(&[KEY()], Tier::Basic, chars(before)).unwrap().commit(chars(before));
+            quota.reserve(&[KEY()], Tier::Basic, chars(before)).now().unwrap().commit(chars(before)).now();
         }
-        let used = quota.usage(&KEY(), Tier::Basic);
-        quota.reserve(&[KEY()], Tier::Basic, chars(taken)).unwrap().refund();
-        prop_assert_eq!(quota.usage(&KEY(), Tier::Basic), used);
+        let used = quota.usage(&KEY(), Tier::Basic).now().unwrap();
+        quota.reserve(&[KEY()], Tier::Basic, chars(taken)).now().unwrap().refund().now();
+        prop_assert_eq!(quota.usage(&KEY(), Tier::Basic).now().unwrap(), used);
     }
 
     /// A commit accounts the real usage, larger or smaller than the estimate, even past the limit.
@@ -113,8 +122,8 @@ proptest! {
             Limit::per(Resource::Characters, 100, Duration::from_secs(60))
         };
         let quota = quota_with(&clock, LimitSet::new([limit]));
-        quota.reserve(&[KEY()], Tier::Basic, chars(estimate)).unwrap().commit(chars(actual));
-        prop_assert_eq!(quota.usage(&KEY(), Tier::Basic), vec![(limit, actual)]);
+        quota.reserve(&[KEY()], Tier::Basic, chars(estimate)).now().unwrap().commit(chars(actual)).now();
+        prop_assert_eq!(quota.usage(&KEY(), Tier::Basic).now().unwrap(), vec![(limit, actual)]);
     }
 }
 
@@ -136,9 +145,9 @@ fn sixty_four_threads_on_one_subject_admit_exactly_the_limit() {
             s.spawn(|| {
                 start.wait();
                 for _ in 0..100 {
-                    if let Ok(r) = quota.reserve(&[KEY()], Tier::Basic, chars(10)) {
+                    if let Ok(r) = quota.reserve(&[KEY()], Tier::Basic, chars(10)).now() {
                         admitted.fetch_add(1, Ordering::Relaxed);
-                        r.commit(chars(10));
+                        r.commit(chars(10)).now();
                     }
                 }
             });
@@ -155,11 +164,14 @@ fn a_denial_names_the_limit_and_when_it_fits_again() {
     for _ in 0..2 {
         quota
             .reserve(&[KEY()], Tier::Basic, Usage::request())
+            .now()
             .unwrap()
-            .commit(Usage::request());
+            .commit(Usage::request())
+            .now();
     }
     let denial = quota
         .reserve(&[KEY()], Tier::Basic, Usage::request())
+        .now()
         .unwrap_err();
     assert_eq!(denial.reason, DenialReason::Limit(per_minute));
     assert_eq!(denial.retry_after, Some(Duration::from_secs(1)));
@@ -173,6 +185,7 @@ fn a_denial_names_the_limit_and_when_it_fits_again() {
     assert!(
         quota
             .reserve(&[KEY()], Tier::Basic, Usage::request())
+            .now()
             .is_ok()
     );
 }
@@ -194,14 +207,20 @@ fn reservations_are_all_or_nothing_across_subjects() {
     let who = [Subject::key("a"), ip.clone()];
     quota
         .reserve(&who, Tier::Basic, Usage::request())
+        .now()
         .unwrap()
-        .commit(Usage::request());
+        .commit(Usage::request())
+        .now();
     let denial = quota
         .reserve(&who, Tier::Basic, Usage::request())
+        .now()
         .unwrap_err();
     assert_eq!(denial.subject, ip);
     // The key's share of the denied request was given back.
-    assert_eq!(quota.usage(&Subject::key("a"), Tier::Basic)[0].1, 1);
+    assert_eq!(
+        quota.usage(&Subject::key("a"), Tier::Basic).now().unwrap()[0].1,
+        1
+    );
     // An IPv4-mapped IPv6 address is the same client.
     let mapped = Subject::ip("::ffff:203.0.113.9".parse().unwrap());
     assert_eq!(mapped, ip);
@@ -214,7 +233,7 @@ fn the_seeds_defaults_load_from_toml_and_apply_per_tier() {
     let quota = Quota::new(policy, Arc::new(MemoryStore::new(clock.shared())));
     let guest = [Subject::key("g")];
     let long = chars(501);
-    let denial = quota.reserve(&guest, Tier::Guest, long).unwrap_err();
+    let denial = quota.reserve(&guest, Tier::Guest, long).now().unwrap_err();
     assert_eq!(
         denial.reason,
         DenialReason::Limit(Limit::per_request(Resource::Characters, 500))
@@ -226,16 +245,19 @@ fn the_seeds_defaults_load_from_toml_and_apply_per_tier() {
     for _ in 0..10 {
         quota
             .reserve(&guest, Tier::Guest, chars(20))
+            .now()
             .unwrap()
-            .commit(chars(20));
+            .commit(chars(20))
+            .now();
     }
     assert!(
-        quota.reserve(&guest, Tier::Guest, chars(20)).is_err(),
+        quota.reserve(&guest, Tier::Guest, chars(20)).now().is_err(),
         "10 tags per hour"
     );
     assert!(
         quota
             .reserve(&[Subject::key("p")], Tier::Premium, chars(20))
+            .now()
             .is_ok()
     );
 }
@@ -249,11 +271,14 @@ fn limits_changed_at_runtime_apply_to_the_next_reservation() {
     );
     quota
         .reserve(&[KEY()], Tier::Basic, Usage::request())
+        .now()
         .unwrap()
-        .commit(Usage::request());
+        .commit(Usage::request())
+        .now();
     assert!(
         quota
             .reserve(&[KEY()], Tier::Basic, Usage::request())
+            .now()
             .is_err()
     );
     quota.set_limits(
@@ -263,6 +288,7 @@ fn limits_changed_at_runtime_apply_to_the_next_reservation() {
     assert!(
         quota
             .reserve(&[KEY()], Tier::Basic, Usage::request())
+            .now()
             .is_ok()
     );
     quota.clear_limits(&KEY());
@@ -275,27 +301,31 @@ fn concurrency_and_queue_caps_hold_and_free() {
     let quota = quota_with(&clock, LimitSet::default().max_concurrent(2).max_queued(1));
     let a = quota
         .reserve(&[KEY()], Tier::Basic, Usage::request())
+        .now()
         .unwrap();
     let _b = quota
         .reserve(&[KEY()], Tier::Basic, Usage::request())
+        .now()
         .unwrap();
     let denial = quota
         .reserve(&[KEY()], Tier::Basic, Usage::request())
+        .now()
         .unwrap_err();
     assert_eq!(denial.reason, DenialReason::Concurrency(2));
-    a.commit(Usage::request());
+    a.commit(Usage::request()).now();
     assert!(
         quota
             .reserve(&[KEY()], Tier::Basic, Usage::request())
+            .now()
             .is_ok()
     );
-    quota.enqueue(&KEY(), Tier::Basic).unwrap();
+    quota.enqueue(&KEY(), Tier::Basic).now().unwrap();
     assert_eq!(
-        quota.enqueue(&KEY(), Tier::Basic).unwrap_err().reason,
+        quota.enqueue(&KEY(), Tier::Basic).now().unwrap_err().reason,
         DenialReason::QueueDepth(1)
     );
-    quota.dequeue(&KEY());
-    assert!(quota.enqueue(&KEY(), Tier::Basic).is_ok());
+    quota.dequeue(&KEY()).now();
+    assert!(quota.enqueue(&KEY(), Tier::Basic).now().is_ok());
 }
 
 #[test]
@@ -321,19 +351,24 @@ fn cost_alerts_fire_once_at_each_threshold() {
     for micros in [400_000, 200_000, 100_000, 250_000] {
         quota
             .reserve(&[Subject::key("b")], Tier::Basic, spend(micros))
+            .now()
             .unwrap()
-            .commit(spend(micros));
+            .commit(spend(micros))
+            .now();
     }
     assert_eq!(*seen.lock().unwrap(), [50, 80]);
     let over = quota
         .reserve(&[Subject::key("b")], Tier::Basic, spend(60_000))
+        .now()
         .unwrap_err();
     assert!(matches!(over.reason, DenialReason::Limit(l) if l.resource == Resource::CostMicros));
     // A provider that bills more than estimated still counts, and crosses 100%.
     quota
         .reserve(&[Subject::key("b")], Tier::Basic, spend(10_000))
+        .now()
         .unwrap()
-        .commit(spend(60_000));
+        .commit(spend(60_000))
+        .now();
     assert_eq!(*seen.lock().unwrap(), [50, 80, 100]);
 }
 
@@ -344,15 +379,18 @@ fn idle_subjects_are_evicted_and_busy_ones_kept() {
         &clock,
         LimitSet::new([Limit::per(Resource::Requests, 5, Duration::from_secs(60))]),
     );
-    let store = quota.store().clone();
+    let store = quota.memory_store().unwrap().clone();
     quota
         .reserve(&[KEY()], Tier::Basic, Usage::request())
+        .now()
         .unwrap()
-        .commit(Usage::request());
+        .commit(Usage::request())
+        .now();
     let _in_flight = {
         quota.set_limits(Subject::key("busy"), LimitSet::default().max_concurrent(1));
         quota
             .reserve(&[Subject::key("busy")], Tier::Basic, Usage::request())
+            .now()
             .unwrap()
     };
     clock.advance(Duration::from_secs(60));

@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use crate::{Error, ErrorKind};
 
+use super::enforcement::Enforcement;
 use super::limit::Limit;
 use super::subject::Subject;
 
@@ -16,6 +17,8 @@ pub enum DenialReason {
     Concurrency(u32),
     /// As many jobs are queued as allowed.
     QueueDepth(u32),
+    /// The shared store could not be reached and the fail mode is closed.
+    StoreUnavailable,
 }
 
 /// A refused reservation: who, which limit, and when the same request may fit.
@@ -28,6 +31,8 @@ pub struct Denial {
     /// When the request fits again; `None` when it never will (larger than the limit) or
     /// when it depends on other calls finishing (concurrency, queue).
     pub retry_after: Option<Duration>,
+    /// Who decided: the store, or the fail mode while the store was unavailable.
+    pub enforcement: Enforcement,
 }
 
 impl fmt::Display for Denial {
@@ -38,6 +43,12 @@ impl fmt::Display for Denial {
                 write!(f, "{}: {n} calls already in flight", self.subject)?
             }
             DenialReason::QueueDepth(n) => write!(f, "{}: {n} jobs already queued", self.subject)?,
+            DenialReason::StoreUnavailable => {
+                write!(f, "{}: quota store unavailable (fail closed)", self.subject)?
+            }
+        }
+        if self.enforcement == Enforcement::LocalFallback {
+            f.write_str(" (local fallback limiter)")?;
         }
         match self.retry_after {
             Some(wait) => write!(f, "; fits again in {:.1}s", wait.as_secs_f64()),
@@ -50,7 +61,12 @@ impl std::error::Error for Denial {}
 
 impl From<Denial> for Error {
     fn from(denial: Denial) -> Self {
-        let error = Error::new(ErrorKind::QuotaExceeded, denial.to_string());
+        // A store outage is not the caller's excess: it is reported as a storage failure.
+        let kind = match denial.reason {
+            DenialReason::StoreUnavailable => ErrorKind::Storage,
+            _ => ErrorKind::QuotaExceeded,
+        };
+        let error = Error::new(kind, denial.to_string());
         match denial.retry_after {
             Some(wait) => error.with_retry_after(wait),
             None => error,

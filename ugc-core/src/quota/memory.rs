@@ -14,6 +14,7 @@ use crate::Usage;
 use crate::clock::SharedClock;
 
 use super::denial::{Denial, DenialReason};
+use super::enforcement::Enforcement;
 use super::gcra::{Gcra, unit_nanos};
 use super::limit::{Algorithm, Limit, LimitSet};
 use super::sliding::{SlidingCounter, bucket_nanos};
@@ -240,6 +241,7 @@ impl MemoryStore {
                 subject: subject.clone(),
                 reason: DenialReason::QueueDepth(max),
                 retry_after: None,
+                enforcement: Enforcement::Store,
             }),
             _ => {
                 entry.queued += 1;
@@ -271,6 +273,7 @@ impl Entry {
             subject: subject.clone(),
             reason,
             retry_after: wait.map(Duration::from_nanos),
+            enforcement: Enforcement::Store,
         };
         if let Some(max) = limits.max_concurrent {
             if self.in_flight >= max {

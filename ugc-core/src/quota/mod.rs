@@ -6,6 +6,11 @@
 //! with the real usage (a provider may report another cost) or refunded when the call fails;
 //! a dropped reservation refunds itself, so failed calls never eat budgets.
 //!
+//! Two stores: [`MemoryStore`] (one process; reservations never wait, so the futures of this
+//! module complete on their first poll) and, with the `redis` feature, [`RedisStore`] (shared
+//! by every process; one Lua script per reservation, a [`FailMode`] for outages, and
+//! [`Reservation::enforcement`] saying who decided).
+//!
 //! ```
 //! use std::sync::Arc;
 //! use ugc_core::clock::ManualClock;
@@ -19,37 +24,57 @@
 //! "#)?;
 //! let quota = Quota::new(policy, Arc::new(MemoryStore::new(clock.shared())));
 //! let me = [Subject::key("k1")];
-//! quota.reserve(&me, Tier::Guest, Usage::request())?.commit(Usage::request());
-//! let failed_call = quota.reserve(&me, Tier::Guest, Usage::request())?;
+//! # futures::executor::block_on(async {
+//! quota.reserve(&me, Tier::Guest, Usage::request()).await?.commit(Usage::request()).await;
+//! let failed_call = quota.reserve(&me, Tier::Guest, Usage::request()).await?;
 //! drop(failed_call); // refunded
-//! quota.reserve(&me, Tier::Guest, Usage::request())?.commit(Usage::request());
-//! let denied = quota.reserve(&me, Tier::Guest, Usage::request()).unwrap_err();
+//! quota.reserve(&me, Tier::Guest, Usage::request()).await?.commit(Usage::request()).await;
+//! let denied = quota.reserve(&me, Tier::Guest, Usage::request()).await.unwrap_err();
 //! assert_eq!(denied.retry_after, Some(std::time::Duration::from_secs(3600 + 450)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod denial;
+mod enforcement;
 mod gcra;
 mod limit;
 mod memory;
 mod policy;
+#[cfg(feature = "redis")]
+mod redis;
+mod reservation;
 mod sliding;
 mod subject;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::{Future, ready};
 use std::sync::{Arc, PoisonError, RwLock};
 
 pub use denial::{Denial, DenialReason};
+pub use enforcement::Enforcement;
 pub use limit::{Algorithm, Limit, LimitSet, Resource};
 pub use memory::MemoryStore;
 pub use policy::{QuotaPolicy, Tier};
+#[cfg(feature = "redis")]
+pub use redis::{FailMode, RedisConfig, RedisStore};
+pub use reservation::Reservation;
 pub use subject::{Subject, SubjectKind};
 
+use futures::future::Either;
 use smallvec::SmallVec;
 
-use crate::Usage;
-use memory::Hold;
+use crate::{Error, Usage};
+use reservation::Held;
+
+/// The future of a store operation: ready at once for the memory store, boxed for Redis.
+type StoreFuture<'a, T> = Either<std::future::Ready<T>, Boxed<'a, T>>;
+#[cfg(feature = "redis")]
+type Boxed<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+#[cfg(not(feature = "redis"))]
+type Boxed<'a, T> = std::future::Ready<T>;
 
 /// A cost limit crossed one of the policy's alert percentages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,8 +136,19 @@ impl Resolved {
     }
 }
 
+/// Where a [`Quota`] counts usage.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum QuotaStore {
+    /// In this process.
+    Memory(Arc<MemoryStore>),
+    /// In Redis, shared by every process.
+    #[cfg(feature = "redis")]
+    Redis(RedisStore),
+}
+
 struct Inner {
-    store: Arc<MemoryStore>,
+    store: QuotaStore,
     resolved: RwLock<Arc<Resolved>>,
     listener: Option<AlertListener>,
 }
@@ -132,8 +168,19 @@ impl fmt::Debug for Quota {
 }
 
 impl Quota {
-    /// Accounting under `policy` in `store`.
+    /// Accounting under `policy` in the in-memory `store`.
     pub fn new(policy: QuotaPolicy, store: Arc<MemoryStore>) -> Self {
+        Self::with_store(policy, QuotaStore::Memory(store))
+    }
+
+    /// Accounting under `policy` in Redis, shared by every process using the same prefix.
+    #[cfg(feature = "redis")]
+    pub fn with_redis(policy: QuotaPolicy, store: RedisStore) -> Self {
+        Self::with_store(policy, QuotaStore::Redis(store))
+    }
+
+    /// Accounting under `policy` in `store`.
+    pub fn with_store(policy: QuotaPolicy, store: QuotaStore) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -202,8 +249,31 @@ impl Quota {
     }
 
     /// Takes `estimate` from every subject, under each one's limits, all or nothing.
-    pub fn reserve(
+    ///
+    /// With the memory store the work is done before this returns and the future is ready
+    /// at once (no I/O, no allocation, no state machine); with Redis the future is one
+    /// script round trip, or the fail mode's decision, and does nothing until polled.
+    pub fn reserve<'a>(
+        &'a self,
+        subjects: &'a [Subject],
+        tier: Tier,
+        estimate: Usage,
+    ) -> impl Future<Output = Result<Reservation, Denial>> + Send + 'a {
+        match &self.inner.store {
+            QuotaStore::Memory(store) => {
+                StoreFuture::Left(ready(self.reserve_memory(store, subjects, tier, estimate)))
+            }
+            // Boxed: the Redis future is large, and the memory path must not pay for moving it.
+            #[cfg(feature = "redis")]
+            QuotaStore::Redis(store) => StoreFuture::<'a, _>::Right(Box::pin(
+                self.reserve_redis(store, subjects, tier, estimate),
+            )),
+        }
+    }
+
+    fn reserve_memory(
         &self,
+        store: &MemoryStore,
         subjects: &[Subject],
         tier: Tier,
         estimate: Usage,
@@ -215,68 +285,159 @@ impl Quota {
             if limits.is_empty() {
                 continue;
             }
-            match self.inner.store.take(subject, &limits, &estimate) {
+            match store.take(subject, &limits, &estimate) {
                 Ok(hold) => holds.push(hold),
                 Err(denial) => {
                     for hold in &holds {
-                        self.inner.store.settle(hold, None);
+                        store.settle(hold, None);
                     }
-                    tracing::info!(target: "ugc::quota", subject = %denial.subject, denial = %denial, "quota denied");
+                    log_denial(&denial);
                     return Err(denial);
                 }
             }
         }
-        Ok(Reservation {
-            quota: self.clone(),
-            holds,
+        Ok(Reservation::new(
+            self.clone(),
+            Held::Memory(holds),
             tier,
             estimate,
-            settled: false,
-        })
+            Enforcement::Store,
+        ))
     }
 
-    /// What `subject` uses of each of its windowed limits now.
-    pub fn usage(&self, subject: &Subject, tier: Tier) -> Vec<(Limit, u64)> {
+    #[cfg(feature = "redis")]
+    async fn reserve_redis(
+        &self,
+        store: &RedisStore,
+        subjects: &[Subject],
+        tier: Tier,
+        estimate: Usage,
+    ) -> Result<Reservation, Denial> {
+        let resolved = self.resolved();
+        let plan: SmallVec<[(Subject, Arc<LimitSet>); 4]> = subjects
+            .iter()
+            .map(|s| (s.clone(), resolved.limits(s, tier)))
+            .filter(|(_, limits)| !limits.is_empty())
+            .collect();
+        let (held, enforcement) = match store.reserve(&plan, &estimate).await {
+            Ok(redis::Taken::Store(hold)) => (Held::Redis(hold), Enforcement::Store),
+            Ok(redis::Taken::Open) => (Held::Open, Enforcement::FailOpen),
+            Ok(redis::Taken::Local(holds)) => (Held::Local(holds), Enforcement::LocalFallback),
+            Err(denial) => {
+                log_denial(&denial);
+                return Err(denial);
+            }
+        };
+        if enforcement != Enforcement::Store {
+            tracing::warn!(target: "ugc::quota", enforcement = enforcement.as_str(), "quota admitted by the fail mode");
+        }
+        Ok(Reservation::new(
+            self.clone(),
+            held,
+            tier,
+            estimate,
+            enforcement,
+        ))
+    }
+
+    /// What `subject` uses of each of its windowed limits now (an error when the shared
+    /// store cannot be reached).
+    pub async fn usage(&self, subject: &Subject, tier: Tier) -> Result<Vec<(Limit, u64)>, Error> {
         let limits = self.limits(subject, tier);
-        limits
+        let windowed = limits
             .limits
             .iter()
-            .filter(|l| l.algorithm != Algorithm::PerRequest)
-            .map(|l| (*l, self.inner.store.used(subject, l)))
-            .collect()
+            .filter(|l| l.algorithm != Algorithm::PerRequest);
+        match &self.inner.store {
+            QuotaStore::Memory(store) => {
+                Ok(windowed.map(|l| (*l, store.used(subject, l))).collect())
+            }
+            #[cfg(feature = "redis")]
+            QuotaStore::Redis(store) => {
+                let windowed: Vec<Limit> = windowed.copied().collect();
+                let used = store.used(subject, &windowed).await?;
+                Ok(windowed.into_iter().zip(used).collect())
+            }
+        }
     }
 
-    /// Counts a job of `subject` entering the queue, under its `max_queued`.
-    pub fn enqueue(&self, subject: &Subject, tier: Tier) -> Result<(), Denial> {
+    /// Counts a job of `subject` entering the queue, under its `max_queued`; says who
+    /// decided (a fail mode may admit while Redis is down).
+    pub async fn enqueue(&self, subject: &Subject, tier: Tier) -> Result<Enforcement, Denial> {
         let limits = self.limits(subject, tier);
-        self.inner.store.enqueue(subject, &limits)
+        match &self.inner.store {
+            QuotaStore::Memory(store) => {
+                store.enqueue(subject, &limits).map(|()| Enforcement::Store)
+            }
+            #[cfg(feature = "redis")]
+            QuotaStore::Redis(store) => match store.enqueue(subject, &limits).await? {
+                redis::Taken::Store(_) => Ok(Enforcement::Store),
+                redis::Taken::Open => Ok(Enforcement::FailOpen),
+                redis::Taken::Local(_) => Ok(Enforcement::LocalFallback),
+            },
+        }
     }
 
     /// A job of `subject` left the queue.
-    pub fn dequeue(&self, subject: &Subject) {
-        self.inner.store.dequeue(subject);
+    pub async fn dequeue(&self, subject: &Subject) {
+        match &self.inner.store {
+            QuotaStore::Memory(store) => store.dequeue(subject),
+            #[cfg(feature = "redis")]
+            QuotaStore::Redis(store) => store.dequeue(subject).await,
+        }
     }
 
     /// The store.
-    pub fn store(&self) -> &Arc<MemoryStore> {
+    pub fn store(&self) -> &QuotaStore {
         &self.inner.store
     }
 
-    fn alert_on_commit(&self, hold: &Hold, tier: Tier, actual: &Usage) {
-        if actual.cost_micros == 0 {
-            return;
+    /// The in-memory store, when that is where usage is counted.
+    pub fn memory_store(&self) -> Option<&Arc<MemoryStore>> {
+        match &self.inner.store {
+            QuotaStore::Memory(store) => Some(store),
+            #[cfg(feature = "redis")]
+            QuotaStore::Redis(_) => None,
         }
-        let thresholds = &self.resolved().policy.alerts;
-        if thresholds.is_empty() {
-            return;
+    }
+
+    /// The Redis store, when that is where usage is counted.
+    #[cfg(feature = "redis")]
+    pub fn redis_store(&self) -> Option<&RedisStore> {
+        match &self.inner.store {
+            QuotaStore::Redis(store) => Some(store),
+            QuotaStore::Memory(_) => None,
         }
-        let limits = self.limits(&hold.subject, tier);
-        for limit in limits
+    }
+
+    /// The cost limits of `subject` an alert may concern, or none when no alert can fire.
+    fn alert_limits(&self, subject: &Subject, tier: Tier, actual: &Usage) -> Vec<Limit> {
+        if actual.cost_micros == 0 || self.resolved().policy.alerts.is_empty() {
+            return Vec::new();
+        }
+        self.limits(subject, tier)
             .limits
             .iter()
             .filter(|l| l.resource == Resource::CostMicros && l.algorithm != Algorithm::PerRequest)
-        {
-            let after = self.inner.store.used(&hold.subject, limit);
+            .copied()
+            .collect()
+    }
+
+    /// Raises the alerts whose threshold the commit of `actual` crossed; `used` is what each
+    /// cost limit counts after it.
+    fn alert_on_commit(
+        &self,
+        subject: &Subject,
+        actual: &Usage,
+        limits: &[Limit],
+        mut used: impl FnMut(usize, &Limit) -> u64,
+    ) {
+        if limits.is_empty() {
+            return;
+        }
+        let thresholds = &self.resolved().policy.alerts;
+        for (i, limit) in limits.iter().enumerate() {
+            let after = used(i, limit);
             let before = after.saturating_sub(actual.cost_micros);
             let percent = |used: u64| u128::from(used) * 100 / u128::from(limit.amount.max(1));
             for &t in thresholds
@@ -284,7 +445,7 @@ impl Quota {
                 .filter(|t| percent(before) < u128::from(**t) && percent(after) >= u128::from(**t))
             {
                 let alert = CostAlert {
-                    subject: hold.subject.clone(),
+                    subject: subject.clone(),
                     limit: *limit,
                     percent: t,
                     used_micros: after,
@@ -298,57 +459,6 @@ impl Quota {
     }
 }
 
-/// Usage taken for one request; settle it with [`commit`](Reservation::commit) or
-/// [`refund`](Reservation::refund). Dropped unsettled, it refunds.
-#[must_use = "a reservation is refunded when dropped; commit it once the call succeeded"]
-pub struct Reservation {
-    quota: Quota,
-    holds: SmallVec<[Hold; 2]>,
-    tier: Tier,
-    estimate: Usage,
-    settled: bool,
-}
-
-impl fmt::Debug for Reservation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let subjects: Vec<&Subject> = self.holds.iter().map(|h| &h.subject).collect();
-        f.debug_struct("Reservation")
-            .field("subjects", &subjects)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Reservation {
-    /// Settles with the real usage: more than estimated is added (even past a limit: it was
-    /// spent), less is given back.
-    pub fn commit(mut self, actual: Usage) {
-        self.settled = true;
-        for hold in &self.holds {
-            // The estimate is already counted: only a difference or a concurrency slot needs
-            // the store.
-            if actual != self.estimate || hold.concurrent() {
-                self.quota.inner.store.settle(hold, Some(&actual));
-            }
-            self.quota.alert_on_commit(hold, self.tier, &actual);
-        }
-    }
-
-    /// Gives everything back (the call failed).
-    pub fn refund(mut self) {
-        self.settle_refund();
-    }
-
-    fn settle_refund(&mut self) {
-        if !std::mem::replace(&mut self.settled, true) {
-            for hold in &self.holds {
-                self.quota.inner.store.settle(hold, None);
-            }
-        }
-    }
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        self.settle_refund();
-    }
+fn log_denial(denial: &Denial) {
+    tracing::info!(target: "ugc::quota", subject = %denial.subject, denial = %denial, enforcement = denial.enforcement.as_str(), "quota denied");
 }

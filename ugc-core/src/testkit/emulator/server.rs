@@ -70,7 +70,10 @@ impl Control {
     /// Response body bytes the emulator actually sent, one entry per request in order: a
     /// client that aborts a large body while streaming leaves its entry far below the size.
     pub fn bytes_sent(&self) -> Vec<u64> {
-        lock(&self.sent).iter().map(|n| n.load(Ordering::Relaxed)).collect()
+        lock(&self.sent)
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .collect()
     }
 }
 
@@ -176,8 +179,9 @@ async fn record(State(control): State<Arc<Control>>, request: Request, next: Nex
         .await;
     let (parts, body) = response.into_parts();
     // Count what the client actually pulls from the body, not what it would have been.
-    let counted = futures::TryStreamExt::inspect_ok(body.into_data_stream(), move |chunk: &Bytes| {
-        sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-    });
+    let counted =
+        futures::TryStreamExt::inspect_ok(body.into_data_stream(), move |chunk: &Bytes| {
+            sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        });
     Response::from_parts(parts, axum::body::Body::from_stream(counted))
 }

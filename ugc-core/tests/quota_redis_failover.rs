@@ -1,0 +1,193 @@
+//! Redis killed mid-run: each fail mode does what it is configured to do and says so, the
+//! breaker stops calling the dead server, and service resumes when it comes back. The test
+//! runs its own `redis-server` on a free port and kills it with SIGKILL.
+// Helpers outside #[test] functions set up fixtures; a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ugc_core::Usage;
+use ugc_core::breaker::{BreakerConfig, SlidingWindow, State};
+use ugc_core::clock::ManualClock;
+use ugc_core::quota::{
+    DenialReason, Enforcement, FailMode, Limit, LimitSet, Quota, QuotaPolicy, RedisConfig,
+    RedisStore, Resource, Subject, Tier,
+};
+
+/// A redis-server of this test; killed when dropped, also on panic.
+struct Server {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Server {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed");
+        let server = Self {
+            port,
+            child: Some(child),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGKILL: no shutdown, no goodbye to clients.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn quota(port: u16, mode: FailMode, clock: &ManualClock) -> Quota {
+    let config = RedisConfig {
+        url: format!("redis://127.0.0.1:{port}"),
+        prefix: "ugctest:failover".to_owned(),
+        timeout: Duration::from_millis(50),
+        fail_mode: mode,
+        breaker: BreakerConfig {
+            window: SlidingWindow::Count(4),
+            minimum_calls: 2,
+            half_open_permits: 1,
+            wait_in_open: WAIT,
+            ..RedisConfig::default().breaker
+        },
+        ..RedisConfig::default()
+    };
+    let store = RedisStore::connect(config, clock.shared()).await.unwrap();
+    let quota = Quota::with_redis(QuotaPolicy::default(), store);
+    quota.set_limits(
+        key(),
+        LimitSet::new([Limit::per(Resource::Requests, 8, Duration::from_secs(3600))]),
+    );
+    quota
+}
+
+fn key() -> Subject {
+    Subject::key("k")
+}
+
+async fn reserve(quota: &Quota) -> Result<Enforcement, (DenialReason, Enforcement)> {
+    match quota.reserve(&[key()], Tier::Basic, Usage::request()).await {
+        Ok(r) => {
+            let enforcement = r.enforcement();
+            r.commit(Usage::request()).await;
+            Ok(enforcement)
+        }
+        Err(d) => Err((d.reason, d.enforcement)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_fail_mode_applies_while_redis_is_down_and_service_resumes_after() {
+    let port = free_port();
+    let mut server = Server::start(port);
+    let clock = ManualClock::new();
+    let closed = quota(port, FailMode::Closed, &clock).await;
+    let open = quota(port, FailMode::Open, &clock).await;
+    let local = quota(port, FailMode::LocalFallback { fraction: 0.25 }, &clock).await;
+    for q in [&closed, &open, &local] {
+        assert_eq!(reserve(q).await, Ok(Enforcement::Store));
+    }
+
+    server.kill();
+
+    // Closed: denied, and the denial says the store is unavailable.
+    let denial = closed
+        .reserve(&[key()], Tier::Basic, Usage::request())
+        .await
+        .unwrap_err();
+    assert_eq!(denial.reason, DenialReason::StoreUnavailable);
+    assert_eq!(denial.enforcement, Enforcement::FailClosed);
+    assert!(denial.to_string().contains("unavailable"), "{denial}");
+    // Open: admitted uncounted.
+    assert_eq!(reserve(&open).await, Ok(Enforcement::FailOpen));
+    // Local fallback: a quarter of 8 requests, then denied by the local limiter.
+    assert_eq!(reserve(&local).await, Ok(Enforcement::LocalFallback));
+    assert_eq!(reserve(&local).await, Ok(Enforcement::LocalFallback));
+    let scaled = Limit::per(Resource::Requests, 2, Duration::from_secs(3600));
+    assert_eq!(
+        reserve(&local).await,
+        Err((DenialReason::Limit(scaled), Enforcement::LocalFallback))
+    );
+
+    // The breakers are open now: the fail mode applies at once, without a network call.
+    for q in [&closed, &open, &local] {
+        let store = q.redis_store().unwrap();
+        assert_eq!(store.breaker().state(), State::Open);
+    }
+    let started = Instant::now();
+    for _ in 0..100 {
+        assert_eq!(
+            reserve(&closed).await,
+            Err((DenialReason::StoreUnavailable, Enforcement::FailClosed))
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(50),
+        "100 calls took {:?}: the breaker did not short-circuit",
+        started.elapsed()
+    );
+
+    // Redis comes back on the same port; past the breaker's wait, service resumes (the
+    // connection manager reconnects; a probe may need a retry while it does).
+    let _server = Server::start(server.port);
+    let mut resumed = false;
+    for _ in 0..50 {
+        clock.advance(WAIT + Duration::from_secs(1));
+        if reserve(&closed).await == Ok(Enforcement::Store) {
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(resumed, "service did not resume after Redis restarted");
+    assert_eq!(
+        closed.redis_store().unwrap().breaker().state(),
+        State::Closed
+    );
+    for q in [&open, &local] {
+        let mut mode = Err((DenialReason::StoreUnavailable, Enforcement::FailClosed));
+        for _ in 0..50 {
+            clock.advance(WAIT + Duration::from_secs(1));
+            mode = reserve(q).await;
+            if mode == Ok(Enforcement::Store) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(mode, Ok(Enforcement::Store));
+    }
+}
