@@ -191,3 +191,31 @@ async fn each_fail_mode_applies_while_redis_is_down_and_service_resumes_after() 
         assert_eq!(mode, Ok(Enforcement::Store));
     }
 }
+
+/// A Redis that answers too slowly is treated like a dead one: the call is cut at the
+/// store's timeout and the fail mode applies (here closed), instead of holding the request.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_redis_is_cut_at_the_timeout_and_the_fail_mode_applies() {
+    let port = free_port();
+    let _server = Server::start(port);
+    let clock = ManualClock::new();
+    let closed = quota(port, FailMode::Closed, &clock).await;
+    assert_eq!(reserve(&closed).await, Ok(Enforcement::Store));
+
+    // CLIENT PAUSE answers at once and then holds every client's commands for a second.
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1000)
+        .arg("ALL")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    // Had the call waited for the pause to end, Redis would have answered: Store.
+    assert_eq!(
+        reserve(&closed).await,
+        Err((DenialReason::StoreUnavailable, Enforcement::FailClosed))
+    );
+    // The pause ends by itself; the server is killed when `_server` drops.
+}
