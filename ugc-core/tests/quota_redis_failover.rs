@@ -148,18 +148,14 @@ async fn each_fail_mode_applies_while_redis_is_down_and_service_resumes_after() 
         let store = q.redis_store().unwrap();
         assert_eq!(store.breaker().state(), State::Open);
     }
-    let started = Instant::now();
     for _ in 0..100 {
         assert_eq!(
             reserve(&closed).await,
             Err((DenialReason::StoreUnavailable, Enforcement::FailClosed))
         );
     }
-    assert!(
-        started.elapsed() < Duration::from_millis(50),
-        "100 calls took {:?}: the breaker did not short-circuit",
-        started.elapsed()
-    );
+    // Still open with the clock unmoved: none of the 100 calls was let through as a probe.
+    assert_eq!(closed.redis_store().unwrap().breaker().state(), State::Open);
 
     // Redis comes back on the same port; past the breaker's wait, service resumes (the
     // connection manager reconnects; a probe may need a retry while it does).
