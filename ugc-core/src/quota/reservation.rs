@@ -33,7 +33,8 @@ pub(crate) enum Held {
 /// Usage taken for one request; settle it with [`commit`](Reservation::commit) or
 /// [`refund`](Reservation::refund). Dropped unsettled, it refunds: at once for the memory
 /// store; for Redis by a task spawned on the current Tokio runtime (without a runtime the
-/// refund is logged and lost, and the usage stays counted until its windows pass).
+/// refund is logged and lost, and the usage stays counted until its windows pass). Await
+/// [`RedisStore::refunds_settled`](super::RedisStore::refunds_settled) before shutting down.
 #[must_use = "a reservation is refunded when dropped; commit it once the call succeeded"]
 pub struct Reservation {
     quota: Quota,
@@ -225,10 +226,7 @@ impl Drop for Reservation {
             (Held::Redis(hold), QuotaStore::Redis(store)) => {
                 let hold = std::mem::take(hold);
                 match tokio::runtime::Handle::try_current() {
-                    Ok(runtime) => {
-                        let store = store.clone();
-                        runtime.spawn(async move { store.settle(&hold, None).await });
-                    }
+                    Ok(runtime) => store.refund_in_background(hold, &runtime),
                     Err(_) => {
                         tracing::warn!(target: "ugc::quota", "redis reservation dropped outside a Tokio runtime: not refunded");
                     }

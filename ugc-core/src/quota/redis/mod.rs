@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, ScriptInvocation};
 use smallvec::SmallVec;
+use tokio_util::task::TaskTracker;
 
 use crate::breaker::{BreakerConfig, CircuitBreaker, SlidingWindow};
 use crate::clock::SharedClock;
@@ -114,6 +115,8 @@ struct Inner {
     breaker: CircuitBreaker,
     fallback: MemoryStore,
     scaled: ScaledCache,
+    /// Refunds of reservations dropped unsettled, running in the background.
+    refunds: TaskTracker,
 }
 
 impl fmt::Debug for RedisStore {
@@ -252,6 +255,7 @@ impl RedisStore {
                 breaker,
                 fallback: MemoryStore::new(clock),
                 scaled: ScaledCache::default(),
+                refunds: TaskTracker::new(),
                 config,
             }),
         })
@@ -265,6 +269,23 @@ impl RedisStore {
     /// The breaker guarding Redis (its state tells whether the fail mode is in force).
     pub fn breaker(&self) -> &CircuitBreaker {
         &self.inner.breaker
+    }
+
+    /// Gives back `hold` in a task on `runtime` (a reservation dropped unsettled).
+    pub(crate) fn refund_in_background(&self, hold: RedisHold, runtime: &tokio::runtime::Handle) {
+        let store = self.clone();
+        self.inner
+            .refunds
+            .spawn_on(async move { store.settle(&hold, None).await }, runtime);
+    }
+
+    /// Waits until every refund of a reservation dropped unsettled before this call has
+    /// reached Redis: before shutting down, so no refund is lost with the process.
+    pub async fn refunds_settled(&self) {
+        let refunds = &self.inner.refunds;
+        refunds.close();
+        refunds.wait().await;
+        refunds.reopen();
     }
 
     /// The in-process limiter of [`FailMode::LocalFallback`] (empty under other modes).
