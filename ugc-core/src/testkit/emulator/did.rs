@@ -18,6 +18,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{Value, json as j};
 
+use super::multipart;
 use super::{Control, Emulator, Fault, json, json_with_retry_after, media};
 use crate::testkit::{mp3_frame, mp4_boxes, png_1x1};
 
@@ -310,54 +311,6 @@ async fn delete_talk(
     }
 }
 
-/// One part of a multipart/form-data body.
-struct Field {
-    name: String,
-    data: Bytes,
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Parses multipart/form-data by hand (axum's multipart feature is not enabled).
-fn multipart(headers: &HeaderMap, body: &Bytes) -> Option<Vec<Field>> {
-    let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    if !content_type.starts_with("multipart/form-data") {
-        return None;
-    }
-    let boundary = content_type
-        .split(';')
-        .find_map(|p| p.trim().strip_prefix("boundary="))?
-        .trim_matches('"');
-    let delimiter = format!("--{boundary}");
-    let closing = format!("\r\n--{boundary}");
-    let start = find(body, delimiter.as_bytes())? + delimiter.len();
-    let mut rest = body.slice(start..);
-    let mut fields = Vec::new();
-    while !rest.starts_with(b"--") {
-        let after = rest.strip_prefix(b"\r\n")?;
-        let head_end = find(after, b"\r\n\r\n")?;
-        let head = std::str::from_utf8(&after[..head_end]).ok()?.to_owned();
-        let offset = rest.len() - after.len() + head_end + 4;
-        let content = rest.slice(offset..);
-        let end = find(&content, closing.as_bytes())?;
-        let name = head
-            .lines()
-            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))?
-            .split(';')
-            .find_map(|p| p.trim().strip_prefix("name="))?
-            .trim_matches('"')
-            .to_owned();
-        fields.push(Field {
-            name,
-            data: content.slice(..end),
-        });
-        rest = content.slice(end + closing.len()..);
-    }
-    Some(fields)
-}
-
 async fn upload(
     shared: &Shared,
     headers: &HeaderMap,
@@ -379,7 +332,7 @@ async fn upload(
     {
         return response;
     }
-    let Some(fields) = multipart(headers, body) else {
+    let Some(fields) = multipart::parse(headers, body).await else {
         return error(
             400,
             "ValidationError",

@@ -13,6 +13,8 @@ pub mod elevenlabs;
 mod fault;
 #[cfg(feature = "huggingface")]
 pub mod huggingface;
+#[cfg(any(feature = "stability", feature = "d-id"))]
+mod multipart;
 #[cfg(feature = "openai")]
 pub mod openai;
 #[cfg(feature = "replicate")]

@@ -18,6 +18,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{Value, json as j};
 
+use super::multipart::{self, Field, field};
 use super::{Control, Emulator, Fault, json, json_with_retry_after, media};
 use crate::testkit::{mp4_boxes, png_1x1};
 
@@ -137,65 +138,6 @@ async fn gate(shared: &Shared, headers: &HeaderMap, bytes: Vec<u8>, mime: &str) 
     Next::Respond(response)
 }
 
-/// One part of a multipart/form-data body.
-struct Field {
-    name: String,
-    data: Bytes,
-}
-
-impl Field {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.data).into_owned()
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Parses multipart/form-data by hand (axum's multipart feature is not enabled); `None`
-/// when the body is not multipart or is malformed.
-fn multipart(headers: &HeaderMap, body: &Bytes) -> Option<Vec<Field>> {
-    let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    if !content_type.starts_with("multipart/form-data") {
-        return None;
-    }
-    let boundary = content_type
-        .split(';')
-        .find_map(|p| p.trim().strip_prefix("boundary="))?
-        .trim_matches('"');
-    let delimiter = format!("--{boundary}");
-    let closing = format!("\r\n--{boundary}");
-    let start = find(body, delimiter.as_bytes())? + delimiter.len();
-    let mut rest = body.slice(start..);
-    let mut fields = Vec::new();
-    while !rest.starts_with(b"--") {
-        let after = rest.strip_prefix(b"\r\n")?;
-        let head_end = find(after, b"\r\n\r\n")?;
-        let head = std::str::from_utf8(&after[..head_end]).ok()?.to_owned();
-        let offset = rest.len() - after.len() + head_end + 4;
-        let content = rest.slice(offset..);
-        let end = find(&content, closing.as_bytes())?;
-        let name = head
-            .lines()
-            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))?
-            .split(';')
-            .find_map(|p| p.trim().strip_prefix("name="))?
-            .trim_matches('"')
-            .to_owned();
-        fields.push(Field {
-            name,
-            data: content.slice(..end),
-        });
-        rest = content.slice(end + closing.len()..);
-    }
-    Some(fields)
-}
-
-fn field<'a>(fields: &'a [Field], name: &str) -> Option<&'a Field> {
-    fields.iter().find(|f| f.name == name)
-}
-
 /// Checks an optional numeric field against `range`; `Err` names the field.
 fn check_number(fields: &[Field], name: &str, low: f64, high: f64) -> Result<(), String> {
     match field(fields, name) {
@@ -236,7 +178,7 @@ async fn generate(
             "accept: must be image/* or application/json",
         );
     }
-    let Some(fields) = multipart(&headers, &body) else {
+    let Some(fields) = multipart::parse(&headers, &body).await else {
         return error(
             &shared,
             400,
@@ -317,7 +259,7 @@ async fn image_to_video(
         Next::Respond(response) => return response,
         Next::Proceed { never_finish } => never_finish,
     };
-    let Some(fields) = multipart(&headers, &body) else {
+    let Some(fields) = multipart::parse(&headers, &body).await else {
         return error(
             &shared,
             400,
@@ -458,7 +400,8 @@ mod tests {
         let body = Bytes::from_static(
             b"--XyZ\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\na cat\r\n--XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"i.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--XyZ--\r\n",
         );
-        let fields = multipart(&headers, &body).unwrap_or_default();
+        let fields =
+            futures::executor::block_on(multipart::parse(&headers, &body)).unwrap_or_default();
         assert_eq!(fields.len(), 2);
         assert_eq!(fields[0].text(), "a cat");
         assert_eq!(&fields[1].data[..], b"\x89PNG");
