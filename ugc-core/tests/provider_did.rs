@@ -28,7 +28,7 @@ use ugc_core::testkit::emulator::did::{
 };
 use ugc_core::testkit::emulator::{Emulator, Fault};
 use ugc_core::testkit::{ScriptedProvider, mp3_frame, png_1x1};
-use ugc_core::{Credential, ErrorKind, Media, MediaBody};
+use ugc_core::{Credential, ErrorKind};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -103,14 +103,6 @@ async fn finish(did: &Did, job: &JobHandle) -> Result<JobStatus, ProviderError> 
     poll(did, job).await
 }
 
-fn assert_mp4(media: &Media) {
-    assert_eq!(media.mime, "video/mp4");
-    let MediaBody::Bytes(bytes) = &media.body else {
-        panic!("expected bytes")
-    };
-    assert_eq!(&bytes[4..8], b"ftyp", "MP4 magic");
-}
-
 /// A `done` answer to the next `GET /talks/{id}`, so that the fault queued after it hits
 /// the result download.
 fn done_answer(emulator: &Emulator, job: &JobHandle) -> Fault {
@@ -142,7 +134,7 @@ async fn an_avatar_job_goes_pending_then_done_with_the_mp4_downloaded() {
     let Ok(JobStatus::Succeeded(media)) = finish(&did, &job).await else {
         panic!("expected the video")
     };
-    assert_mp4(&media);
+    support::assert_mp4(&media);
     assert_eq!(
         media.duration,
         Some(Duration::from_secs_f64(RESULT_SECONDS))
@@ -229,7 +221,7 @@ async fn image_and_audio_bytes_are_uploaded_first() {
     let Ok(JobStatus::Succeeded(media)) = finish(&did, &job).await else {
         panic!()
     };
-    assert_mp4(&media);
+    support::assert_mp4(&media);
     logs_clean();
 }
 
@@ -360,7 +352,7 @@ async fn a_talk_that_ends_in_error_is_a_transient_failure_and_fails_over() {
 
     let (router, fallback) = fleet(&emulator, key(), no_retries());
     let out = router.dispatch(&failing, DispatchOptions::default()).await;
-    assert_eq!(served_by(&out), Some("fallback"));
+    assert_eq!(support::served_by(&out), Some("fallback"));
     assert_eq!(
         out.attempts()[0].result,
         AttemptResult::Failed(ErrorClass::Transient)
@@ -517,7 +509,7 @@ async fn a_slow_result_download_within_the_timeout_succeeds() {
     let Ok(JobStatus::Succeeded(media)) = poll(&did, &job).await else {
         panic!()
     };
-    assert_mp4(&media);
+    support::assert_mp4(&media);
     assert_eq!(media.duration, Some(Duration::from_secs(1)));
     logs_clean();
 }
@@ -731,13 +723,6 @@ fn no_retries() -> RouterConfig {
     config
 }
 
-fn served_by(out: &Outcome) -> Option<&str> {
-    match out {
-        Outcome::Done { endpoint, .. } => Some(endpoint.provider()),
-        _ => None,
-    }
-}
-
 async fn route(router: &Router) -> Outcome {
     let out = router.dispatch(&hello(), DispatchOptions::default()).await;
     support::assert_no_secret("outcome", &format!("{out:?}"), EMULATOR_KEY);
@@ -750,11 +735,11 @@ async fn router_serves_from_d_id_when_it_works() {
     let emulator = start().await.unwrap();
     let (router, fallback) = fleet(&emulator, key(), RouterConfig::default());
     let out = route(&router).await;
-    assert_eq!(served_by(&out), Some("d-id"));
+    assert_eq!(support::served_by(&out), Some("d-id"));
     let Outcome::Done { media, .. } = out else {
         unreachable!()
     };
-    assert_mp4(&media);
+    support::assert_mp4(&media);
     assert_eq!(fallback.submits(), 0);
     logs_clean();
 }
@@ -768,7 +753,7 @@ async fn router_fails_over_on_a_rate_limit_and_cools_d_id_down() {
         retry_after: Some("30".into()),
     });
     let out = route(&router).await;
-    assert_eq!(served_by(&out), Some("fallback"));
+    assert_eq!(support::served_by(&out), Some("fallback"));
     assert_eq!(
         out.attempts()[0].result,
         AttemptResult::Failed(ErrorClass::RateLimited)
@@ -803,7 +788,7 @@ async fn router_fails_over_a_server_error() {
     let (router, fallback) = fleet(&emulator, key(), no_retries());
     emulator.push_fault(Fault::ServerError(500));
     let out = route(&router).await;
-    assert_eq!(served_by(&out), Some("fallback"));
+    assert_eq!(support::served_by(&out), Some("fallback"));
     assert_eq!(
         out.attempts()[0].result,
         AttemptResult::Failed(ErrorClass::Transient)
@@ -824,7 +809,7 @@ async fn router_fails_over_a_wrong_key_and_marks_d_id_misconfigured() {
     );
     let out = route(&router).await;
     support::assert_no_secret("outcome", &format!("{out:?}"), wrong);
-    assert_eq!(served_by(&out), Some("fallback"));
+    assert_eq!(support::served_by(&out), Some("fallback"));
     assert_eq!(
         out.attempts()[0].result,
         AttemptResult::Failed(ErrorClass::Misconfigured)

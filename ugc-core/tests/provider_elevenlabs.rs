@@ -18,7 +18,7 @@ use ugc_core::router::{AttemptResult, DispatchOptions, Endpoint, Outcome, Router
 use ugc_core::testkit::ScriptedProvider;
 use ugc_core::testkit::emulator::elevenlabs::{self as emu, EMULATOR_KEY};
 use ugc_core::testkit::emulator::{Emulator, Fault};
-use ugc_core::{Credential, Media, MediaBody};
+use ugc_core::{Credential, Media};
 
 const TEXT: &str = "Hello from the contract tests";
 
@@ -85,21 +85,6 @@ fn older(code: &str) -> serde_json::Value {
     serde_json::json!({"detail": {"status": code, "message": format!("{code} happened")}})
 }
 
-fn bytes(media: &Media) -> &[u8] {
-    match &media.body {
-        MediaBody::Bytes(b) => b,
-        MediaBody::Url(_) => panic!("expected bytes"),
-    }
-}
-
-fn outcome_clean(outcome: &Outcome, secret: &str) {
-    support::assert_no_secret("Outcome", &format!("{outcome:?}"), secret);
-    support::assert_no_secret("Outcome {:#?}", &format!("{outcome:#?}"), secret);
-    for attempt in outcome.attempts() {
-        support::assert_no_secret("Attempt", &attempt.to_string(), secret);
-    }
-}
-
 fn logs_clean() {
     support::assert_no_secret("logs", &support::captured_logs(), EMULATOR_KEY);
 }
@@ -111,7 +96,13 @@ async fn success_returns_mp3_billed_by_character_cost_with_the_key_only_in_the_h
     let eleven = adapter(&emulator);
     let media = submit(&eleven, &speech()).await.unwrap();
     assert_eq!(media.mime, "audio/mpeg");
-    assert_eq!((bytes(&media)[0], bytes(&media)[1] & 0xE0), (0xFF, 0xE0));
+    assert_eq!(
+        (
+            support::media_bytes(&media)[0],
+            support::media_bytes(&media)[1] & 0xE0
+        ),
+        (0xFF, 0xE0)
+    );
     let billed = media.billed.unwrap();
     let chars = TEXT.chars().count() as u64;
     assert_eq!((billed.requests, billed.characters), (1, chars));
@@ -167,7 +158,10 @@ async fn model_voice_language_speed_and_formats_are_sent_as_documented() {
         .into();
     let media = submit_with(&eleven, &request, &ctx).await.unwrap();
     assert_eq!(media.mime, "audio/wav");
-    assert!(bytes(&media).starts_with(b"RIFF") && &bytes(&media)[8..12] == b"WAVE");
+    assert!(
+        support::media_bytes(&media).starts_with(b"RIFF")
+            && &support::media_bytes(&media)[8..12] == b"WAVE"
+    );
     assert_eq!(media.duration, Some(Duration::from_millis(250)));
     // Flash is billed at $0.05 per 1,000 characters.
     assert_eq!(
@@ -484,7 +478,7 @@ async fn the_router_fails_over_by_class() {
     emulator.push_fault(status(400, current("max_character_limit_exceeded")));
     let router = build_router(&emulator, clock.clone(), no_retry);
     let outcome = router.dispatch(&speech(), DispatchOptions::default()).await;
-    outcome_clean(&outcome, EMULATOR_KEY);
+    support::assert_outcome_clean(&outcome, EMULATOR_KEY);
     let Outcome::Failed { attempts, .. } = &outcome else {
         panic!("{outcome:?}")
     };
@@ -579,7 +573,7 @@ fn eleven_health(router: &Router) -> ugc_core::router::EndpointHealth {
 }
 
 fn assert_served_by_fallback(outcome: &Outcome, class: ErrorClass) {
-    outcome_clean(outcome, EMULATOR_KEY);
+    support::assert_outcome_clean(outcome, EMULATOR_KEY);
     let Outcome::Done {
         endpoint, attempts, ..
     } = outcome

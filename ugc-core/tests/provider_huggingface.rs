@@ -549,13 +549,6 @@ fn first_failure(outcome: &Outcome) -> AttemptResult {
     outcome.attempts()[0].result.clone()
 }
 
-fn served_by(outcome: &Outcome) -> Option<&str> {
-    match outcome {
-        Outcome::Done { endpoint, .. } => Some(endpoint.provider()),
-        _ => None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn router_serves_from_the_fallback_and_cools_down_after_a_429() {
     support::capture_logs();
@@ -565,7 +558,11 @@ async fn router_serves_from_the_fallback_and_cools_down_after_a_429() {
     });
     let (router, fallback) = router_with(&emu, EMULATOR_KEY, 1);
     let outcome = route(&router).await;
-    assert_eq!(served_by(&outcome), Some("fallback"), "{outcome:?}");
+    assert_eq!(
+        support::served_by(&outcome),
+        Some("fallback"),
+        "{outcome:?}"
+    );
     assert_eq!(
         first_failure(&outcome),
         AttemptResult::Failed(ErrorClass::RateLimited)
@@ -615,7 +612,11 @@ async fn router_fails_over_a_loading_model() {
     });
     let (router, fallback) = router_with(&emu, EMULATOR_KEY, 0);
     let outcome = route(&router).await;
-    assert_eq!(served_by(&outcome), Some("fallback"), "{outcome:?}");
+    assert_eq!(
+        support::served_by(&outcome),
+        Some("fallback"),
+        "{outcome:?}"
+    );
     assert_eq!(
         first_failure(&outcome),
         AttemptResult::Failed(ErrorClass::Transient)
@@ -632,7 +633,11 @@ async fn router_fails_over_and_marks_a_refused_key_misconfigured() {
     let (router, fallback) = router_with(&emu, wrong, 1);
     let outcome = route(&router).await;
     support::assert_no_secret("outcome", &format!("{outcome:?}"), wrong);
-    assert_eq!(served_by(&outcome), Some("fallback"), "{outcome:?}");
+    assert_eq!(
+        support::served_by(&outcome),
+        Some("fallback"),
+        "{outcome:?}"
+    );
     assert_eq!(
         first_failure(&outcome),
         AttemptResult::Failed(ErrorClass::Misconfigured)

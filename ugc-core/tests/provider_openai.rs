@@ -17,7 +17,7 @@ use ugc_core::router::{AttemptResult, DispatchOptions, Endpoint, Outcome, Router
 use ugc_core::testkit::ScriptedProvider;
 use ugc_core::testkit::emulator::openai::{self as emu, EMULATOR_KEY};
 use ugc_core::testkit::emulator::{Emulator, Fault};
-use ugc_core::{Credential, Media, MediaBody};
+use ugc_core::{Credential, Media};
 
 const TEXT: &str = "Hello from the contract tests";
 
@@ -62,21 +62,6 @@ async fn fail_with(fault: Fault) -> ProviderError {
     error
 }
 
-fn bytes(media: &Media) -> &[u8] {
-    match &media.body {
-        MediaBody::Bytes(b) => b,
-        MediaBody::Url(_) => panic!("expected bytes"),
-    }
-}
-
-fn outcome_clean(outcome: &Outcome, secret: &str) {
-    support::assert_no_secret("Outcome", &format!("{outcome:?}"), secret);
-    support::assert_no_secret("Outcome {:#?}", &format!("{outcome:#?}"), secret);
-    for attempt in outcome.attempts() {
-        support::assert_no_secret("Attempt", &attempt.to_string(), secret);
-    }
-}
-
 fn logs_clean() {
     support::assert_no_secret("logs", &support::captured_logs(), EMULATOR_KEY);
 }
@@ -87,7 +72,13 @@ async fn success_returns_mp3_and_sends_the_key_only_in_the_header() {
     let emulator = emu::start().await.unwrap();
     let media = submit(&adapter(&emulator), &speech()).await.unwrap();
     assert_eq!(media.mime, "audio/mpeg");
-    assert_eq!((bytes(&media)[0], bytes(&media)[1] & 0xE0), (0xFF, 0xE0));
+    assert_eq!(
+        (
+            support::media_bytes(&media)[0],
+            support::media_bytes(&media)[1] & 0xE0
+        ),
+        (0xFF, 0xE0)
+    );
 
     let requests = emulator.requests();
     assert_eq!(requests.len(), 1);
@@ -143,7 +134,10 @@ async fn every_response_format_comes_back_with_its_content_type() {
         let request = SpeechRequest::new(TEXT).format(format).into();
         let media = submit(&openai, &request).await.unwrap();
         assert_eq!(media.mime, mime, "{format:?}");
-        assert!(bytes(&media).starts_with(magic), "{format:?}");
+        assert!(
+            support::media_bytes(&media).starts_with(magic),
+            "{format:?}"
+        );
         let last = emulator.requests().pop().unwrap();
         let sent: serde_json::Value = serde_json::from_slice(&last.body).unwrap();
         assert_eq!(sent["response_format"], format.as_str());
@@ -284,7 +278,7 @@ async fn the_router_cools_the_endpoint_down_before_a_429_comes() {
         "{first:?}"
     );
     let second = router.dispatch(&speech(), DispatchOptions::default()).await;
-    outcome_clean(&second, EMULATOR_KEY);
+    support::assert_outcome_clean(&second, EMULATOR_KEY);
     let Outcome::Done {
         endpoint, attempts, ..
     } = &second
@@ -510,7 +504,7 @@ async fn the_router_fails_over_by_class() {
         .build()
         .unwrap();
     let outcome = router.dispatch(&speech(), DispatchOptions::default()).await;
-    outcome_clean(&outcome, "sk-revoked-key-999");
+    support::assert_outcome_clean(&outcome, "sk-revoked-key-999");
     assert_served_by_fallback(&outcome, ErrorClass::Misconfigured);
     assert!(openai_health(&router).misconfigured.is_some());
 
@@ -519,7 +513,7 @@ async fn the_router_fails_over_by_class() {
     let router = build_router(&emulator, clock.clone(), no_retry);
     let request = SpeechRequest::new("x".repeat(5000)).into();
     let outcome = router.dispatch(&request, DispatchOptions::default()).await;
-    outcome_clean(&outcome, EMULATOR_KEY);
+    support::assert_outcome_clean(&outcome, EMULATOR_KEY);
     let Outcome::Failed { attempts, .. } = &outcome else {
         panic!("{outcome:?}")
     };
@@ -608,7 +602,7 @@ fn openai_health(router: &Router) -> ugc_core::router::EndpointHealth {
 }
 
 fn assert_served_by_fallback(outcome: &Outcome, class: ErrorClass) {
-    outcome_clean(outcome, EMULATOR_KEY);
+    support::assert_outcome_clean(outcome, EMULATOR_KEY);
     let Outcome::Done {
         endpoint, attempts, ..
     } = outcome

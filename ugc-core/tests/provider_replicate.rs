@@ -12,6 +12,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use reqwest::header::HeaderMap;
 use sha2::Sha256;
+use ugc_core::Credential;
 use ugc_core::clock;
 use ugc_core::provider::{
     CallContext, ErrorClass, JobHandle, JobStatus, Provider, ProviderError, Submission,
@@ -24,7 +25,6 @@ use ugc_core::router::{AttemptResult, DispatchOptions, Endpoint, Outcome, Router
 use ugc_core::testkit::emulator::replicate::{self as emulator, EMULATOR_KEY};
 use ugc_core::testkit::emulator::{Emulator, Fault};
 use ugc_core::testkit::{Op, ScriptedProvider, png_1x1};
-use ugc_core::{Credential, Media, MediaBody};
 
 const CAP: u64 = 1024 * 1024;
 const POLL: Duration = Duration::from_millis(20);
@@ -114,18 +114,6 @@ async fn job_outcome_and_bytes_sent(
     (outcome, emu.bytes_sent())
 }
 
-fn bytes(media: &Media) -> &[u8] {
-    match &media.body {
-        MediaBody::Bytes(b) => b,
-        MediaBody::Url(_) => panic!("expected bytes"),
-    }
-}
-
-fn assert_mp4(media: &Media) {
-    assert_eq!(media.mime, "video/mp4");
-    assert_eq!(&bytes(media)[4..8], b"ftyp");
-}
-
 fn logs_clean() {
     support::assert_no_secret("logs", &support::captured_logs(), EMULATOR_KEY);
 }
@@ -148,7 +136,7 @@ async fn a_video_job_is_pending_then_done_and_its_output_downloaded() {
     let JobStatus::Succeeded(media) = r.poll(&job, &ctx()).await.unwrap() else {
         panic!("not done")
     };
-    assert_mp4(&media);
+    support::assert_mp4(&media);
 
     let requests = emu.requests();
     let create = &requests[0];
@@ -201,7 +189,7 @@ async fn a_prediction_done_within_prefer_wait_is_ready_at_once() {
     else {
         panic!("expected the media at once")
     };
-    assert_mp4(&media);
+    support::assert_mp4(&media);
     logs_clean();
 }
 
@@ -235,7 +223,7 @@ async fn speech_and_avatar_jobs_return_audio_and_video() {
         panic!()
     };
     assert_eq!(audio.mime, "audio/wav");
-    assert_eq!(&bytes(&audio)[..4], b"RIFF");
+    assert_eq!(&support::media_bytes(&audio)[..4], b"RIFF");
 
     let emu = emulator::start().await.unwrap();
     let r = adapter(&emu);
@@ -255,7 +243,7 @@ async fn speech_and_avatar_jobs_return_audio_and_video() {
     let JobStatus::Succeeded(video) = finish(&r, &job).await.unwrap() else {
         panic!()
     };
-    assert_mp4(&video);
+    support::assert_mp4(&video);
     let body: serde_json::Value = serde_json::from_slice(&emu.requests()[0].body).unwrap();
     assert_eq!(
         emu.requests()[0].path,
@@ -513,7 +501,7 @@ async fn a_slow_output_that_ends_within_the_timeout_is_downloaded() {
     let JobStatus::Succeeded(media) = status.unwrap() else {
         panic!()
     };
-    assert_mp4(&media);
+    support::assert_mp4(&media);
     logs_clean();
 }
 

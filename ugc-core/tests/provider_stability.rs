@@ -93,14 +93,6 @@ async fn pending(stability: &Stability, request: &Request) -> JobHandle {
     }
 }
 
-fn assert_mp4(body: &MediaBody, mime: &str) {
-    assert_eq!(mime, "video/mp4");
-    let MediaBody::Bytes(bytes) = body else {
-        panic!("expected bytes")
-    };
-    assert_eq!(&bytes[4..8], b"ftyp", "MP4 magic");
-}
-
 fn paths(emulator: &Emulator) -> Vec<String> {
     emulator
         .requests()
@@ -125,7 +117,7 @@ async fn text_to_video_generates_a_still_then_polls_the_job_to_an_mp4() {
     let Ok(JobStatus::Succeeded(media)) = stability.poll(&job, &ctx()).await else {
         panic!("expected the video")
     };
-    assert_mp4(&media.body, &media.mime);
+    support::assert_mp4(&media);
     let requests = emulator.requests();
     assert_eq!(
         paths(&emulator),
@@ -219,7 +211,7 @@ async fn a_job_asks_to_be_polled_no_faster_than_every_ten_seconds() {
     let Outcome::Done { media, .. } = out else {
         panic!("expected the video: {out:?}")
     };
-    assert_mp4(&media.body, &media.mime);
+    support::assert_mp4(&media);
     assert!(started.elapsed() >= Duration::from_millis(150 * u64::from(RUNNING_POLLS + 1)));
     logs_clean();
 }
@@ -451,7 +443,7 @@ async fn a_slow_body_within_the_timeout_succeeds() {
     let Ok(JobStatus::Succeeded(media)) = stability.poll(&job, &ctx()).await else {
         panic!()
     };
-    assert_mp4(&media.body, &media.mime);
+    support::assert_mp4(&media);
     logs_clean();
 }
 
@@ -736,13 +728,6 @@ fn no_retries() -> RouterConfig {
     config
 }
 
-fn served_by(out: &Outcome) -> Option<&str> {
-    match out {
-        Outcome::Done { endpoint, .. } => Some(endpoint.provider()),
-        _ => None,
-    }
-}
-
 async fn route(router: &Router) -> Outcome {
     let out = router
         .dispatch(&image_to_video(), DispatchOptions::default())
@@ -757,7 +742,7 @@ async fn router_serves_from_stability_when_it_works() {
     let emulator = start().await.unwrap();
     let (router, fallback) = fleet(&emulator, key(), RouterConfig::default());
     let out = route(&router).await;
-    assert_eq!(served_by(&out), Some("stability"));
+    assert_eq!(support::served_by(&out), Some("stability"));
     assert_eq!(fallback.submits(), 0);
     logs_clean();
 }
@@ -771,7 +756,7 @@ async fn router_fails_over_on_a_rate_limit_and_cools_stability_down() {
         retry_after: Some("30".into()),
     });
     let out = route(&router).await;
-    assert_eq!(served_by(&out), Some("fallback"));
+    assert_eq!(support::served_by(&out), Some("fallback"));
     assert_eq!(
         out.attempts()[0].result,
         AttemptResult::Failed(ErrorClass::RateLimited)
@@ -807,7 +792,7 @@ async fn router_fails_over_a_transient_failure() {
     let (router, fallback) = fleet(&emulator, key(), no_retries());
     emulator.push_fault(Fault::ServerError(503));
     let out = route(&router).await;
-    assert_eq!(served_by(&out), Some("fallback"));
+    assert_eq!(support::served_by(&out), Some("fallback"));
     assert_eq!(
         out.attempts()[0].result,
         AttemptResult::Failed(ErrorClass::Transient)
@@ -827,7 +812,7 @@ async fn router_fails_over_a_wrong_key_and_marks_stability_misconfigured() {
     );
     let out = route(&router).await;
     support::assert_no_secret("outcome", &format!("{out:?}"), "sk-not-the-key-0000");
-    assert_eq!(served_by(&out), Some("fallback"));
+    assert_eq!(support::served_by(&out), Some("fallback"));
     assert_eq!(
         out.attempts()[0].result,
         AttemptResult::Failed(ErrorClass::Misconfigured)

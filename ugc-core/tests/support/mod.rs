@@ -1,6 +1,6 @@
 //! Shared by the provider contract tests: capture of every log line, and the secret hygiene
 //! check over logs, errors and trails. Include with `mod support;`.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::panic)]
 
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
@@ -64,3 +64,34 @@ pub fn assert_error_clean<E: std::fmt::Display + std::fmt::Debug>(error: &E, sec
 /// A 64 MiB body aborted at a 1 MiB cap: what the emulator actually sent stays within the cap
 /// plus the kernel's socket buffers, far below the body. Proves the abort without a clock.
 pub const ABORTED_BELOW: u64 = 32 << 20;
+
+/// The bytes of in-memory media (panics on a URL: the adapters download results).
+pub fn media_bytes(media: &ugc_core::Media) -> &[u8] {
+    match &media.body {
+        ugc_core::MediaBody::Bytes(b) => b,
+        ugc_core::MediaBody::Url(_) => panic!("expected bytes"),
+    }
+}
+
+/// MP4 media: the type and the `ftyp` box.
+pub fn assert_mp4(media: &ugc_core::Media) {
+    assert_eq!(media.mime, "video/mp4");
+    assert_eq!(&media_bytes(media)[4..8], b"ftyp", "MP4 magic");
+}
+
+/// The provider that served a `Done` outcome.
+pub fn served_by(outcome: &ugc_core::router::Outcome) -> Option<&str> {
+    match outcome {
+        ugc_core::router::Outcome::Done { endpoint, .. } => Some(endpoint.provider()),
+        _ => None,
+    }
+}
+
+/// An outcome's Debug forms and every attempt's Display are free of `secret`.
+pub fn assert_outcome_clean(outcome: &ugc_core::router::Outcome, secret: &str) {
+    assert_no_secret("Outcome", &format!("{outcome:?}"), secret);
+    assert_no_secret("Outcome {:#?}", &format!("{outcome:#?}"), secret);
+    for attempt in outcome.attempts() {
+        assert_no_secret("Attempt", &attempt.to_string(), secret);
+    }
+}
