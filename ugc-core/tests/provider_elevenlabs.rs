@@ -14,8 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ugc_core::provider::{CallContext, ErrorClass, Provider, ProviderError, Submission};
 use ugc_core::providers::elevenlabs::{ElevenLabs, ElevenLabsConfig};
 use ugc_core::request::{AudioFormat, Request, SpeechRequest};
-use ugc_core::router::{AttemptResult, DispatchOptions, Endpoint, Outcome, Router, RouterConfig};
-use ugc_core::testkit::ScriptedProvider;
+use ugc_core::router::{AttemptResult, DispatchOptions, Outcome, Router, RouterConfig};
 use ugc_core::testkit::emulator::elevenlabs::{self as emu, EMULATOR_KEY};
 use ugc_core::testkit::emulator::{Emulator, Fault};
 use ugc_core::{Credential, Media};
@@ -444,8 +443,8 @@ async fn the_router_fails_over_by_class() {
     });
     let router = build_router(&emulator, clock.clone(), no_retry.clone());
     let outcome = router.dispatch(&speech(), DispatchOptions::default()).await;
-    assert_served_by_fallback(&outcome, ErrorClass::RateLimited);
-    let health = eleven_health(&router);
+    support::assert_served_by_fallback(&outcome, ErrorClass::RateLimited, EMULATOR_KEY);
+    let health = support::health_of(&router, "elevenlabs");
     assert!(
         health.cooldown.is_some_and(|c| c > Duration::from_secs(25)),
         "{health:?}"
@@ -456,22 +455,26 @@ async fn the_router_fails_over_by_class() {
     emulator.push_fault(status(429, current("too_many_concurrent_requests")));
     let router = build_router(&emulator, clock.clone(), no_retry.clone());
     let outcome = router.dispatch(&speech(), DispatchOptions::default()).await;
-    assert_served_by_fallback(&outcome, ErrorClass::ConcurrencyLimited);
+    support::assert_served_by_fallback(&outcome, ErrorClass::ConcurrencyLimited, EMULATOR_KEY);
 
     // Transient: fails over.
     let emulator = emu::start().await.unwrap();
     emulator.push_fault(Fault::ServerError(502));
     let router = build_router(&emulator, clock.clone(), no_retry.clone());
     let outcome = router.dispatch(&speech(), DispatchOptions::default()).await;
-    assert_served_by_fallback(&outcome, ErrorClass::Transient);
+    support::assert_served_by_fallback(&outcome, ErrorClass::Transient, EMULATOR_KEY);
 
     // model_not_found: the endpoint's configured model is wrong; fail over and mark it.
     let emulator = emu::start().await.unwrap();
     emulator.push_fault(status(400, current("model_not_found")));
     let router = build_router(&emulator, clock.clone(), no_retry.clone());
     let outcome = router.dispatch(&speech(), DispatchOptions::default()).await;
-    assert_served_by_fallback(&outcome, ErrorClass::Misconfigured);
-    assert!(eleven_health(&router).misconfigured.is_some());
+    support::assert_served_by_fallback(&outcome, ErrorClass::Misconfigured, EMULATOR_KEY);
+    assert!(
+        support::health_of(&router, "elevenlabs")
+            .misconfigured
+            .is_some()
+    );
 
     // Bad request: no failover, the input is bad everywhere.
     let emulator = emu::start().await.unwrap();
@@ -552,38 +555,5 @@ fn build_router(
     clock: ugc_core::clock::SharedClock,
     config: RouterConfig,
 ) -> Router {
-    Router::builder(clock.clone())
-        .config(config)
-        .endpoint(
-            Endpoint::new(Arc::new(adapter(emulator)))
-                .credential(Credential::new("operator", EMULATOR_KEY))
-                .priority(0),
-        )
-        .endpoint(Endpoint::new(Arc::new(ScriptedProvider::speech("fallback", clock))).priority(1))
-        .build()
-        .unwrap()
-}
-
-fn eleven_health(router: &Router) -> ugc_core::router::EndpointHealth {
-    router
-        .health()
-        .into_iter()
-        .find(|h| h.endpoint.provider() == "elevenlabs")
-        .unwrap()
-}
-
-fn assert_served_by_fallback(outcome: &Outcome, class: ErrorClass) {
-    support::assert_outcome_clean(outcome, EMULATOR_KEY);
-    let Outcome::Done {
-        endpoint, attempts, ..
-    } = outcome
-    else {
-        panic!("{outcome:?}")
-    };
-    assert_eq!(endpoint.provider(), "fallback", "{outcome:?}");
-    assert_eq!(
-        attempts[0].result,
-        AttemptResult::Failed(class),
-        "{outcome:?}"
-    );
+    support::speech_router(Arc::new(adapter(emulator)), EMULATOR_KEY, clock, config)
 }

@@ -291,7 +291,7 @@ async fn the_router_cools_the_endpoint_down_before_a_429_comes() {
         AttemptResult::Failed(ErrorClass::RateLimited)
     );
     assert_eq!(emulator.requests().len(), 1);
-    let health = openai_health(&router);
+    let health = support::health_of(&router, "openai");
     assert!(
         health.cooldown.is_some_and(|c| c > Duration::from_secs(50)),
         "{health:?}"
@@ -471,8 +471,8 @@ async fn the_router_fails_over_by_class() {
     });
     let router = build_router(&emulator, clock.clone(), no_retry.clone());
     let outcome = router.dispatch(&speech(), DispatchOptions::default()).await;
-    assert_served_by_fallback(&outcome, ErrorClass::RateLimited);
-    let health = openai_health(&router);
+    support::assert_served_by_fallback(&outcome, ErrorClass::RateLimited, EMULATOR_KEY);
+    let health = support::health_of(&router, "openai");
     assert!(
         health.cooldown.is_some_and(|c| c > Duration::from_secs(25)),
         "{health:?}"
@@ -483,7 +483,7 @@ async fn the_router_fails_over_by_class() {
     emulator.push_fault(Fault::ServerError(502));
     let router = build_router(&emulator, clock.clone(), no_retry.clone());
     let outcome = router.dispatch(&speech(), DispatchOptions::default()).await;
-    assert_served_by_fallback(&outcome, ErrorClass::Transient);
+    support::assert_served_by_fallback(&outcome, ErrorClass::Transient, EMULATOR_KEY);
 
     // Misconfigured: fails over, and the endpoint is marked.
     let emulator = emu::start().await.unwrap();
@@ -505,8 +505,12 @@ async fn the_router_fails_over_by_class() {
         .unwrap();
     let outcome = router.dispatch(&speech(), DispatchOptions::default()).await;
     support::assert_outcome_clean(&outcome, "sk-revoked-key-999");
-    assert_served_by_fallback(&outcome, ErrorClass::Misconfigured);
-    assert!(openai_health(&router).misconfigured.is_some());
+    support::assert_served_by_fallback(&outcome, ErrorClass::Misconfigured, EMULATOR_KEY);
+    assert!(
+        support::health_of(&router, "openai")
+            .misconfigured
+            .is_some()
+    );
 
     // Bad request: no failover, the input is bad everywhere.
     let emulator = emu::start().await.unwrap();
@@ -581,38 +585,5 @@ fn build_router(
     clock: ugc_core::clock::SharedClock,
     config: RouterConfig,
 ) -> Router {
-    Router::builder(clock.clone())
-        .config(config)
-        .endpoint(
-            Endpoint::new(Arc::new(adapter(emulator)))
-                .credential(Credential::new("operator", EMULATOR_KEY))
-                .priority(0),
-        )
-        .endpoint(Endpoint::new(Arc::new(ScriptedProvider::speech("fallback", clock))).priority(1))
-        .build()
-        .unwrap()
-}
-
-fn openai_health(router: &Router) -> ugc_core::router::EndpointHealth {
-    router
-        .health()
-        .into_iter()
-        .find(|h| h.endpoint.provider() == "openai")
-        .unwrap()
-}
-
-fn assert_served_by_fallback(outcome: &Outcome, class: ErrorClass) {
-    support::assert_outcome_clean(outcome, EMULATOR_KEY);
-    let Outcome::Done {
-        endpoint, attempts, ..
-    } = outcome
-    else {
-        panic!("{outcome:?}")
-    };
-    assert_eq!(endpoint.provider(), "fallback", "{outcome:?}");
-    assert_eq!(
-        attempts[0].result,
-        AttemptResult::Failed(class),
-        "{outcome:?}"
-    );
+    support::speech_router(Arc::new(adapter(emulator)), EMULATOR_KEY, clock, config)
 }

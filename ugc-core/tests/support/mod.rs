@@ -1,6 +1,6 @@
 //! Shared by the provider contract tests: capture of every log line, and the secret hygiene
 //! check over logs, errors and trails. Include with `mod support;`.
-#![allow(dead_code, unreachable_pub, clippy::panic)]
+#![allow(dead_code, unreachable_pub, clippy::panic, clippy::expect_used)]
 
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
@@ -94,4 +94,59 @@ pub fn assert_outcome_clean(outcome: &ugc_core::router::Outcome, secret: &str) {
     for attempt in outcome.attempts() {
         assert_no_secret("Attempt", &attempt.to_string(), secret);
     }
+}
+
+/// A router with `adapter` first (called with `key` as the `operator` credential) and a
+/// scripted speech fallback second: what the contract tests route through.
+pub fn speech_router(
+    adapter: std::sync::Arc<dyn ugc_core::Provider>,
+    key: &str,
+    clock: ugc_core::clock::SharedClock,
+    config: ugc_core::router::RouterConfig,
+) -> ugc_core::router::Router {
+    use ugc_core::router::{Endpoint, Router};
+    let fallback = ugc_core::testkit::ScriptedProvider::speech("fallback", clock.clone());
+    Router::builder(clock)
+        .config(config)
+        .endpoint(
+            Endpoint::new(adapter)
+                .credential(ugc_core::Credential::new("operator", key))
+                .priority(0),
+        )
+        .endpoint(Endpoint::new(std::sync::Arc::new(fallback)).priority(1))
+        .build()
+        .expect("a valid router")
+}
+
+/// The health of `provider`'s endpoint.
+pub fn health_of(
+    router: &ugc_core::router::Router,
+    provider: &str,
+) -> ugc_core::router::EndpointHealth {
+    router
+        .health()
+        .into_iter()
+        .find(|h| h.endpoint.provider() == provider)
+        .expect("the provider is routed")
+}
+
+/// The fallback served after the first attempt failed with `class`; nothing shows `secret`.
+pub fn assert_served_by_fallback(
+    outcome: &ugc_core::router::Outcome,
+    class: ugc_core::provider::ErrorClass,
+    secret: &str,
+) {
+    assert_outcome_clean(outcome, secret);
+    let ugc_core::router::Outcome::Done {
+        endpoint, attempts, ..
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(endpoint.provider(), "fallback", "{outcome:?}");
+    assert_eq!(
+        attempts[0].result,
+        ugc_core::router::AttemptResult::Failed(class),
+        "{outcome:?}"
+    );
 }
